@@ -1,0 +1,1 @@
+"""The ``dra-twin`` command line."""

@@ -1,0 +1,4 @@
+"""One module per ``dra-twin`` subcommand; each exposes ``register(subparsers)``.
+
+Modules are discovered, so adding a subcommand is adding a file here.
+"""
