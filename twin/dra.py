@@ -38,7 +38,9 @@ def ppm_from_injection(
     return _out(ppm)
 
 
-def dra_gph_for_ppm(ppm: float | FloatArray, line_flow_bph: float | FloatArray) -> float | FloatArray:
+def dra_gph_for_ppm(
+    ppm: float | FloatArray, line_flow_bph: float | FloatArray
+) -> float | FloatArray:
     """Injection rate that gives ``ppm`` at ``line_flow_bph`` (inverse of the above)."""
     return _out(
         np.asarray(ppm, dtype=float) * np.asarray(line_flow_bph, dtype=float) * GAL_PER_BBL / 1e6

@@ -90,7 +90,9 @@ def kwh_for_interval(power_kw: float | FloatArray, interval_s: float) -> float |
     return _out(np.asarray(power_kw, dtype=float) * interval_s / 3600.0)
 
 
-def kwh_per_bbl(energy_kwh: float | FloatArray, volume_bbl: float | FloatArray) -> float | FloatArray:
+def kwh_per_bbl(
+    energy_kwh: float | FloatArray, volume_bbl: float | FloatArray
+) -> float | FloatArray:
     """Specific energy; NaN when nothing moved."""
     vol = np.asarray(volume_bbl, dtype=float)
     with np.errstate(divide="ignore", invalid="ignore"):

@@ -69,7 +69,8 @@ def darcy_friction_factor(
     turbulent = re >= LAMINAR_TRANSITION_PIPE
     f[laminar] = 64.0 / re[laminar]
     if turbulent.any():
-        f[turbulent] = np.asarray(fluids_vec.Clamond(re[turbulent], ed[turbulent]), dtype=float)
+        clamond = fluids_vec.Clamond  # type: ignore[attr-defined]  # generated at import
+        f[turbulent] = np.asarray(clamond(re[turbulent], ed[turbulent]), dtype=np.float64)
     return float(f[0]) if np.ndim(reynolds_number) == 0 else f
 
 

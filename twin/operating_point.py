@@ -16,8 +16,10 @@ from twin.units import ft_to_m, psi_to_pa
 
 __all__ = ["DraLimitError", "OperatingPoint", "evaluate_operating_point", "pumps_required"]
 
+
 class DraLimitError(ValueError):
     """A ppm above the product's fuel-quality limit (any DRA in jet fuel)."""
+
 
 class OperatingPoint(BaseModel):
     """Every figure of one steady operating point, with units in the names."""
@@ -52,6 +54,7 @@ class OperatingPoint(BaseModel):
     dra_cost_usd_per_h: float
     net_benefit_usd_per_h: float
 
+
 def pumps_required(
     config: SiteConfig, skid_id: str, flow_bph: float, dp_psi: float, density_kg_m3: float
 ) -> int | None:
@@ -67,6 +70,7 @@ def pumps_required(
         if n * head_one_ft >= head_needed_ft:
             return n
     return None
+
 
 def evaluate_operating_point(
     config: SiteConfig,
