@@ -1,0 +1,1 @@
+"""The warehouse: BigQuery in production, embedded DuckDB locally, one interface."""
