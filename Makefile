@@ -34,7 +34,7 @@ test: lint
 	$(BIN)/pytest
 
 demo: venv
-	DEMO_DIR=$(DEMO_DIR) bash scripts/demo.sh
+	$(BIN)/dra-twin demo --out $(DEMO_DIR)
 
 bench: venv
 	$(BIN)/python -m benchmarks
