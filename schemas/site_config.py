@@ -13,7 +13,15 @@ from typing import Annotated, Any, Self
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 
 from schemas._base import SkidId
 from schemas.telemetry import CANONICAL_SIGNALS, NUMERIC_SIGNALS
@@ -37,6 +45,17 @@ __all__ = [
 _Pos = Annotated[float, Field(gt=0.0)]
 _NonNeg = Annotated[float, Field(ge=0.0)]
 _Fraction = Annotated[float, Field(gt=0.0, le=1.0)]
+
+
+def _known_zone(value: str) -> str:
+    try:
+        ZoneInfo(value)
+    except (ZoneInfoNotFoundError, ValueError) as exc:
+        raise ValueError(f"unknown IANA time zone {value!r}") from exc
+    return value
+
+
+IanaZone = Annotated[str, AfterValidator(_known_zone)]
 
 
 class _Config(BaseModel):
@@ -208,20 +227,11 @@ class TariffPeriod(_Config):
 class TariffConfig(_Config):
     """Electricity tariff: time-of-use energy price and an optional demand charge."""
 
-    timezone: str = Field(description="IANA zone the tariff hours are in")
+    timezone: IanaZone = Field(description="IANA zone the tariff hours are in")
     periods: list[TariffPeriod] = Field(min_length=1)
     demand_charge_usd_per_kw: _NonNeg = Field(
         default=0.0, description="Charged on the peak kW of the billing horizon"
     )
-
-    @field_validator("timezone")
-    @classmethod
-    def _known_zone(cls, value: str) -> str:
-        try:
-            ZoneInfo(value)
-        except (ZoneInfoNotFoundError, ValueError) as exc:
-            raise ValueError(f"unknown IANA time zone {value!r}") from exc
-        return value
 
     @model_validator(mode="after")
     def _covers_every_hour(self) -> Self:
@@ -279,21 +289,12 @@ class SiteConfig(_Config):
 
     site_id: str = Field(min_length=1)
     name: str
-    timezone: str
+    timezone: IanaZone
     skids: list[SkidConfig] = Field(min_length=1)
     products: dict[str, ProductConfig] = Field(min_length=1)
     dra: DraConfig
     tariff: TariffConfig
     spine: SpineConfig = SpineConfig()
-
-    @field_validator("timezone")
-    @classmethod
-    def _known_zone(cls, value: str) -> str:
-        try:
-            ZoneInfo(value)
-        except (ZoneInfoNotFoundError, ValueError) as exc:
-            raise ValueError(f"unknown IANA time zone {value!r}") from exc
-        return value
 
     @model_validator(mode="after")
     def _cross_references(self) -> Self:

@@ -6,6 +6,7 @@ import numpy as np
 import numpy.typing as npt
 
 from schemas.site_config import DraCurve
+from twin._arrays import FloatArray, scalar_or_array
 from twin.units import GAL_PER_BBL
 
 __all__ = [
@@ -16,12 +17,6 @@ __all__ = [
     "ppm_after_shear",
     "ppm_from_injection",
 ]
-
-FloatArray = npt.NDArray[np.float64]
-
-
-def _out(value: FloatArray) -> float | FloatArray:
-    return float(value) if np.ndim(value) == 0 else value
 
 
 def ppm_from_injection(
@@ -35,14 +30,14 @@ def ppm_from_injection(
     flow = np.asarray(line_flow_bph, dtype=float)
     with np.errstate(divide="ignore", invalid="ignore"):
         ppm = np.where(flow > 0, gph / (flow * GAL_PER_BBL) * 1e6, np.nan)
-    return _out(ppm)
+    return scalar_or_array(ppm)
 
 
 def dra_gph_for_ppm(
     ppm: float | FloatArray, line_flow_bph: float | FloatArray
 ) -> float | FloatArray:
     """Injection rate that gives ``ppm`` at ``line_flow_bph`` (inverse of the above)."""
-    return _out(
+    return scalar_or_array(
         np.asarray(ppm, dtype=float) * np.asarray(line_flow_bph, dtype=float) * GAL_PER_BBL / 1e6
     )
 
@@ -51,8 +46,8 @@ def dr_expected_pct(curve: DraCurve | None, ppm: float | FloatArray) -> float | 
     """Expected drag reduction ``DRmax * ppm / (K + ppm)``; 0 for a product with no curve."""
     c = np.clip(np.asarray(ppm, dtype=float), 0.0, None)
     if curve is None:
-        return _out(np.zeros_like(c))
-    return _out(curve.dr_max_pct * c / (curve.k_ppm + c))
+        return scalar_or_array(np.zeros_like(c))
+    return scalar_or_array(curve.dr_max_pct * c / (curve.k_ppm + c))
 
 
 def dr_observed_pct(
@@ -63,7 +58,7 @@ def dr_observed_pct(
     base = np.asarray(friction_loss_no_dra_psi, dtype=float)
     with np.errstate(divide="ignore", invalid="ignore"):
         dr = np.where(base > 0, (1.0 - obs / base) * 100.0, np.nan)
-    return _out(dr)
+    return scalar_or_array(dr)
 
 
 def effectiveness(
@@ -74,7 +69,7 @@ def effectiveness(
     exp = np.asarray(dr_expected, dtype=float)
     with np.errstate(divide="ignore", invalid="ignore"):
         ratio = np.where(exp >= min_expected_pct, obs / exp, np.nan)
-    return _out(ratio)
+    return scalar_or_array(ratio)
 
 
 def ppm_after_shear(
@@ -86,4 +81,4 @@ def ppm_after_shear(
     treats DRA as sheared to nothing (``retention_frac = 0``) and re-injects after it.
     """
     c = np.asarray(ppm, dtype=float)
-    return _out(np.where(np.asarray(pump_running, dtype=bool), c * retention_frac, c))
+    return scalar_or_array(np.where(np.asarray(pump_running, dtype=bool), c * retention_frac, c))

@@ -9,9 +9,9 @@ on what DRA saved.
 from __future__ import annotations
 
 import numpy as np
-import numpy.typing as npt
 
 from schemas.site_config import PumpConfig
+from twin._arrays import FloatArray, scalar_or_array
 from twin.units import bph_to_m3_per_s, psi_to_pa
 
 __all__ = [
@@ -25,21 +25,16 @@ __all__ = [
     "wire_to_water_efficiency",
 ]
 
-FloatArray = npt.NDArray[np.float64]
 
 _MIN_PUMP_EFFICIENCY = 0.30
 """Floor of the fitted efficiency quadratic: far off the curve the fit means nothing."""
-
-
-def _out(value: FloatArray) -> float | FloatArray:
-    return float(value) if np.ndim(value) == 0 else value
 
 
 def pump_efficiency(pump: PumpConfig, flow_bph: float | FloatArray) -> float | FloatArray:
     """Hydraulic efficiency of one pump at ``flow_bph`` (quadratic in kbbl/h)."""
     q = np.asarray(flow_bph, dtype=float) / 1000.0
     e0, e1, e2 = pump.efficiency_coeffs
-    return _out(np.clip(e0 + e1 * q + e2 * q * q, _MIN_PUMP_EFFICIENCY, 0.95))
+    return scalar_or_array(np.clip(e0 + e1 * q + e2 * q * q, _MIN_PUMP_EFFICIENCY, 0.95))
 
 
 def pump_head_ft(
@@ -49,12 +44,12 @@ def pump_head_ft(
     ``H(Q, s) = s^2 * H_rated(Q / s)``."""
     q = np.asarray(flow_bph, dtype=float) / 1000.0 / speed_frac
     h0, h1, h2 = pump.head_coeffs_ft
-    return _out(np.clip(speed_frac**2 * (h0 + h1 * q + h2 * q * q), 0.0, None))
+    return scalar_or_array(np.clip(speed_frac**2 * (h0 + h1 * q + h2 * q * q), 0.0, None))
 
 
 def wire_to_water_efficiency(pump: PumpConfig, flow_bph: float | FloatArray) -> float | FloatArray:
     """Pump x motor x drive efficiency."""
-    return _out(
+    return scalar_or_array(
         np.asarray(pump_efficiency(pump, flow_bph)) * pump.motor_efficiency * pump.drive_efficiency
     )
 
@@ -63,14 +58,16 @@ def hydraulic_kw(flow_bph: float | FloatArray, dp_psi: float | FloatArray) -> fl
     """Hydraulic power ``Q * dP`` in kW; a negative dP (no pumping) gives 0."""
     q = bph_to_m3_per_s(np.asarray(flow_bph, dtype=float))
     dp = psi_to_pa(np.clip(np.asarray(dp_psi, dtype=float), 0.0, None))
-    return _out(np.asarray(q * dp / 1000.0))
+    return scalar_or_array(np.asarray(q * dp / 1000.0))
 
 
 def electric_kw(
     hydraulic_power_kw: float | FloatArray, efficiency: float | FloatArray
 ) -> float | FloatArray:
     """Electric input for a hydraulic output at a wire-to-water efficiency."""
-    return _out(np.asarray(hydraulic_power_kw, dtype=float) / np.asarray(efficiency, dtype=float))
+    return scalar_or_array(
+        np.asarray(hydraulic_power_kw, dtype=float) / np.asarray(efficiency, dtype=float)
+    )
 
 
 def scale_kw_to_dp(
@@ -82,12 +79,12 @@ def scale_kw_to_dp(
         out = np.where(
             dp > 0, np.asarray(measured_kw, dtype=float) * np.asarray(dp_other_psi) / dp, np.nan
         )
-    return _out(out)
+    return scalar_or_array(out)
 
 
 def kwh_for_interval(power_kw: float | FloatArray, interval_s: float) -> float | FloatArray:
     """Energy over an interval at constant power."""
-    return _out(np.asarray(power_kw, dtype=float) * interval_s / 3600.0)
+    return scalar_or_array(np.asarray(power_kw, dtype=float) * interval_s / 3600.0)
 
 
 def kwh_per_bbl(
@@ -97,4 +94,4 @@ def kwh_per_bbl(
     vol = np.asarray(volume_bbl, dtype=float)
     with np.errstate(divide="ignore", invalid="ignore"):
         out = np.where(vol > 0, np.asarray(energy_kwh, dtype=float) / vol, np.nan)
-    return _out(out)
+    return scalar_or_array(out)

@@ -11,10 +11,10 @@ import math
 
 import fluids.vectorized as fluids_vec
 import numpy as np
-import numpy.typing as npt
 from fluids.friction import LAMINAR_TRANSITION_PIPE
 
 from schemas.site_config import SegmentConfig
+from twin._arrays import FloatArray, scalar_or_array
 from twin.units import G_M_PER_S2, bph_to_m3_per_s, ft_to_m, in_to_m, mi_to_m, pa_to_psi
 
 __all__ = [
@@ -26,12 +26,6 @@ __all__ = [
     "velocity_m_s",
 ]
 
-FloatArray = npt.NDArray[np.float64]
-
-
-def _out(value: FloatArray) -> float | FloatArray:
-    return float(value) if np.ndim(value) == 0 else value
-
 
 def relative_roughness(segment: SegmentConfig) -> float:
     """Wall roughness over inner diameter (dimensionless)."""
@@ -42,7 +36,7 @@ def velocity_m_s(segment: SegmentConfig, flow_bph: float | FloatArray) -> float 
     """Mean velocity in the segment for a line flow."""
     diameter_m = in_to_m(segment.inner_diameter_in)
     area_m2 = math.pi * diameter_m**2 / 4.0
-    return _out(np.asarray(bph_to_m3_per_s(np.asarray(flow_bph, dtype=float)) / area_m2))
+    return scalar_or_array(np.asarray(bph_to_m3_per_s(np.asarray(flow_bph, dtype=float)) / area_m2))
 
 
 def reynolds(
@@ -50,7 +44,9 @@ def reynolds(
 ) -> float | FloatArray:
     """Reynolds number ``v D / nu``."""
     v = np.asarray(velocity_m_s(segment, flow_bph), dtype=float)
-    return _out(v * in_to_m(segment.inner_diameter_in) / np.asarray(nu_m2_s, dtype=float))
+    return scalar_or_array(
+        v * in_to_m(segment.inner_diameter_in) / np.asarray(nu_m2_s, dtype=float)
+    )
 
 
 def darcy_friction_factor(
@@ -94,7 +90,7 @@ def friction_loss_psi(
         * v**2
         / 2.0
     )
-    return _out(np.asarray(pa_to_psi(dp_pa)))
+    return scalar_or_array(np.asarray(pa_to_psi(dp_pa)))
 
 
 def elevation_head_psi(
@@ -102,4 +98,6 @@ def elevation_head_psi(
 ) -> float | FloatArray:
     """Static pressure of the segment's elevation change, ``rho g dz``."""
     dz_m = ft_to_m(segment.elevation_change_ft)
-    return _out(np.asarray(pa_to_psi(np.asarray(density_kg_m3, dtype=float) * G_M_PER_S2 * dz_m)))
+    return scalar_or_array(
+        np.asarray(pa_to_psi(np.asarray(density_kg_m3, dtype=float) * G_M_PER_S2 * dz_m))
+    )
