@@ -18,6 +18,7 @@ import apache_beam as beam
 from apache_beam.coders import BytesCoder
 from apache_beam.io.gcp.pubsub import PubsubMessage, ReadFromPubSub
 from apache_beam.io.textio import ReadFromText
+from apache_beam.metrics import Metrics
 from apache_beam.options.pipeline_options import PipelineOptions
 from apache_beam.runners.runner import PipelineResult
 
@@ -75,12 +76,26 @@ def spine_config_of(config: SiteConfig, opts: StreamOptions) -> Any:
     return config.spine
 
 
-def _in_range(start: datetime | None, end: datetime | None) -> Any:
-    def check(r: Any) -> bool:
-        ts = r.source_ts
-        return (start is None or ts >= start) and (end is None or ts < end)
+class _InRange:
+    """True for a reading (or raw record) with ``start <= source_ts < end``."""
 
-    return check
+    def __init__(self, start: datetime | None, end: datetime | None) -> None:
+        self._start = start
+        self._end = end
+        self._outside = Metrics.counter("readings", "out_of_range")
+
+    def __call__(self, record: Any) -> bool:
+        ts = record.source_ts
+        inside = (self._start is None or ts >= self._start) and (
+            self._end is None or ts < self._end
+        )
+        return bool(inside)
+
+    def partition(self, record: Any, _n: int) -> int:
+        if self(record):
+            return 0
+        self._outside.inc()
+        return 1
 
 
 def build_pipeline(
@@ -104,8 +119,8 @@ def build_pipeline(
     raw = parsed["raw"]
     out_of_range = p | "NoneOutOfRange" >> beam.Create([])
     if start is not None or end is not None:
-        selected = _in_range(start, end)
-        split = readings | "SelectRange" >> beam.Partition(lambda r, _n: 0 if selected(r) else 1, 2)
+        selected = _InRange(start, end)
+        split = readings | "SelectRange" >> beam.Partition(selected.partition, 2)
         readings, out_of_range = split[0], split[1]
         raw = raw | "SelectRawRange" >> beam.Filter(selected)
     spine = readings | "TimeSpine" >> TimeSpine(spine_config_of(config, opts))

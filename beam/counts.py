@@ -1,0 +1,72 @@
+"""What a run did, from its Beam counters: readings in, rows out, and where the rest went.
+
+The identity the tests hold the job to: readings in = distinct readings used +
+duplicates + dead letters (+ readings outside a backfill's range).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from apache_beam.metrics.metric import MetricsFilter
+from apache_beam.runners.runner import PipelineResult
+
+__all__ = ["JobCounts", "job_counts"]
+
+
+@dataclass(frozen=True)
+class JobCounts:
+    """Counters of one run (committed values where the runner has them)."""
+
+    readings_in: int
+    valid: int
+    dead_letters: int
+    duplicates: int
+    too_late: int
+    out_of_range: int
+    spine_rows: int
+    energy_rows: int
+
+    @property
+    def distinct_used(self) -> int:
+        return self.valid - self.duplicates - self.too_late - self.out_of_range
+
+    def lines(self) -> list[str]:
+        """Human-readable summary, one figure per line."""
+        return [
+            f"readings in        {self.readings_in:>10,}",
+            f"  distinct used    {self.distinct_used:>10,}",
+            f"  duplicates       {self.duplicates:>10,}",
+            f"  dead letters     {self.dead_letters:>10,}  (incl. {self.too_late:,} too late)",
+            f"  out of range     {self.out_of_range:>10,}",
+            f"spine rows out     {self.spine_rows:>10,}",
+            f"energy rows out    {self.energy_rows:>10,}",
+        ]
+
+
+def job_counts(result: PipelineResult) -> JobCounts:
+    """Sum each counter over steps; committed values, else attempted (local runners)."""
+    totals: dict[tuple[str, str], int] = {}
+    for counter in result.metrics().query(MetricsFilter())["counters"]:
+        key = (counter.key.metric.namespace, counter.key.metric.name)
+        value = counter.committed if counter.committed is not None else counter.attempted
+        totals[key] = totals.get(key, 0) + int(value or 0)
+
+    def get(namespace: str, name: str) -> int:
+        return totals.get((namespace, name), 0)
+
+    parse_dead = sum(
+        v for (ns, n), v in totals.items() if ns == "readings" and n.startswith("dead_letter_")
+    )
+    too_late = get("spine", "too_late")
+    valid = get("readings", "valid")
+    return JobCounts(
+        readings_in=valid + parse_dead,
+        valid=valid,
+        dead_letters=parse_dead + too_late,
+        duplicates=get("spine", "duplicates"),
+        too_late=too_late,
+        out_of_range=get("readings", "out_of_range"),
+        spine_rows=get("spine", "rows"),
+        energy_rows=get("energy", "rows"),
+    )
