@@ -90,8 +90,8 @@ def qualified_bigquery_sql(sql: str, project: str, dataset: str) -> str:
     ctes = {cte.alias_or_name for cte in tree.find_all(exp.CTE)}
     for table in tree.find_all(exp.Table):
         if table.name and not table.args.get("db") and table.name not in ctes:
-            table.set("db", exp.to_identifier(dataset))
-            table.set("catalog", exp.to_identifier(project))
+            path = f"{project}.{dataset}.{table.name}"
+            table.set("this", exp.to_identifier(path, quoted=True))
     return tree.sql(dialect="bigquery", pretty=True)
 
 
