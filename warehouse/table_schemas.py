@@ -21,7 +21,14 @@ from pydantic import BaseModel
 import schemas
 from warehouse.interface import UnknownTableError
 
-__all__ = ["SCHEMA_DIR", "arrow_schema", "arrow_table", "duckdb_create_table", "table_fields"]
+__all__ = [
+    "SCHEMA_DIR",
+    "arrow_schema",
+    "arrow_table",
+    "duckdb_columns",
+    "duckdb_create_table",
+    "table_fields",
+]
 
 SCHEMA_DIR = Path(schemas.__file__).resolve().parent / "bigquery"
 
@@ -66,13 +73,17 @@ def _duckdb_type(field: dict[str, Any]) -> str:
     return f"{base}[]" if field["mode"] == "REPEATED" else base
 
 
-def duckdb_create_table(table: str) -> str:
-    """``CREATE TABLE IF NOT EXISTS`` for ``table`` in DuckDB."""
-    columns = ",\n  ".join(
+def duckdb_columns(table: str) -> str:
+    """The column definitions of ``table`` in DuckDB, as in ``CREATE TABLE t (...)``."""
+    return ",\n  ".join(
         f"{_quote(f['name'])} {_duckdb_type(f)}" + (" NOT NULL" if f["mode"] == "REQUIRED" else "")
         for f in table_fields(table)
     )
-    return f"CREATE TABLE IF NOT EXISTS {_quote(table)} (\n  {columns}\n)"
+
+
+def duckdb_create_table(table: str) -> str:
+    """``CREATE TABLE IF NOT EXISTS`` for ``table`` in DuckDB."""
+    return f"CREATE TABLE IF NOT EXISTS {_quote(table)} (\n  {duckdb_columns(table)}\n)"
 
 
 def _arrow_type(field: dict[str, Any]) -> pa.DataType:
