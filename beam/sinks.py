@@ -9,7 +9,6 @@ let BigQuery drop a retried bundle's repeats.
 
 from __future__ import annotations
 
-import base64
 from collections.abc import Iterator
 from typing import Any
 
@@ -21,30 +20,14 @@ from pydantic import BaseModel
 
 from schemas.dead_letter import DeadLetter
 from schemas.tables import TABLES
+from warehouse.bigquery_warehouse import json_row
 
 __all__ = [
     "WriteDeadLetters",
     "WriteToWarehouse",
     "WriteToWarehouseFn",
-    "bigquery_row",
     "dead_letter_message",
 ]
-
-
-def bigquery_row(record: BaseModel) -> dict[str, Any]:
-    """A record as a BigQuery JSON row: BYTES as base64, times as ISO 8601."""
-    row = record.model_dump(mode="python")
-    return {k: _json_value(v) for k, v in row.items()}
-
-
-def _json_value(value: Any) -> Any:
-    if isinstance(value, bytes):
-        return base64.b64encode(value).decode("ascii")
-    if isinstance(value, dict):
-        return {k: _json_value(v) for k, v in value.items()}
-    if hasattr(value, "isoformat"):
-        return value.isoformat()
-    return value
 
 
 class WriteToWarehouseFn(beam.DoFn):  # type: ignore[misc]
@@ -96,7 +79,7 @@ class WriteToWarehouse(beam.PTransform):  # type: ignore[misc]
             project, dataset = self._url.removeprefix("bigquery://").split("/", 1)
             return (
                 records
-                | "ToRow" >> beam.Map(bigquery_row)
+                | "ToRow" >> beam.Map(lambda row, table=self._table: json_row(table, row))
                 | "WriteToBigQuery"
                 >> WriteToBigQuery(
                     table=self._table,
