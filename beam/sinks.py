@@ -16,6 +16,7 @@ import apache_beam as beam
 from apache_beam.io.gcp.bigquery import BigQueryDisposition, WriteToBigQuery
 from apache_beam.io.gcp.pubsub import PubsubMessage, WriteToPubSub
 from apache_beam.metrics import Metrics
+from apache_beam.options.pipeline_options import StandardOptions
 from pydantic import BaseModel
 
 from schemas.dead_letter import DeadLetter
@@ -87,17 +88,27 @@ class WriteToWarehouse(beam.PTransform):  # type: ignore[misc]
                     method=WriteToBigQuery.Method.STREAMING_INSERTS,
                 )
             )
-        # Batches span bundles: the local runner's bundles hold ~10 Pub/Sub messages,
-        # and each DuckDB insert costs tens of milliseconds whatever its size.
-        return (
-            records
-            | "KeyByTable" >> beam.WithKeys(self._table)
-            | "Batch"
-            >> beam.GroupIntoBatches(
-                self._batch_size, max_buffering_duration_secs=self._max_buffering_s
+        if records.pipeline.options.view_as(StandardOptions).streaming:
+            # Batches span bundles: the local runner's bundles hold ~10 Pub/Sub
+            # messages, and each DuckDB insert costs tens of milliseconds.
+            batches = (
+                records
+                | "KeyByTable" >> beam.WithKeys(self._table)
+                | "Batch"
+                >> beam.GroupIntoBatches(
+                    self._batch_size, max_buffering_duration_secs=self._max_buffering_s
+                )
             )
-            | "Insert" >> beam.ParDo(WriteToWarehouseFn(self._url))
-        )
+        else:
+            batches = (
+                records
+                | "Batch"
+                >> beam.BatchElements(
+                    min_batch_size=self._batch_size, max_batch_size=self._batch_size
+                )
+                | "KeyByTable" >> beam.WithKeys(self._table)
+            )
+        return batches | "Insert" >> beam.ParDo(WriteToWarehouseFn(self._url))
 
 
 def dead_letter_message(letter: DeadLetter) -> PubsubMessage:
