@@ -5,14 +5,16 @@ from __future__ import annotations
 import argparse
 import sys
 import time
+from datetime import UTC, datetime
 
 from apache_beam.options.pipeline_options import PipelineOptions
 from apache_beam.runners.runner import PipelineState
 
-from beam.counts import job_counts
+from beam.counts import landed_counts
 from beam.options import validate_options
 from beam.pipeline import run
 from cli.errors import CliError
+from warehouse import open_warehouse
 
 __all__ = ["register"]
 
@@ -85,6 +87,7 @@ def _run(args: argparse.Namespace) -> int:
         validate_options(PipelineOptions(argv))
     except ValueError as exc:
         raise CliError(str(exc)) from None
+    started_at = datetime.now(UTC)
     result = run(argv)
     print(f"streaming from {args.subscription} to {args.warehouse}; Ctrl-C stops", flush=True)
     started = time.monotonic()
@@ -97,7 +100,8 @@ def _run(args: argparse.Namespace) -> int:
         print("stopping ...", file=sys.stderr, flush=True)
     if result.state not in _TERMINAL:
         result.cancel()
-    for line in job_counts(result).lines():
+    print(f"landed in {args.warehouse} since {started_at:%Y-%m-%d %H:%M:%S} UTC:")
+    for line in landed_counts(open_warehouse(args.warehouse), started_at).lines():
         print(line)
     if result.state == PipelineState.FAILED:
         raise CliError("the streaming job failed (see the log above)", exit_code=1)

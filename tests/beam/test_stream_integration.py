@@ -29,7 +29,7 @@ from warehouse import open_warehouse
 
 pytestmark = pytest.mark.integration
 
-MINUTES = 10
+MINUTES = 6
 _COMPARED = (
     "skid_id, grid_ts, interval_s, product_code, batch_id, reading_count, "
     "line_flow_bph, dra_injection_gph, dra_tank_level_gal, suction_psig, discharge_psig, "
@@ -48,16 +48,16 @@ def _valid(payload: bytes) -> bool:
 
 @pytest.fixture(scope="module")
 def simulated(site_config: SiteConfig) -> tuple[datetime, list[Any]]:
-    """Ten minutes at 1 s ending now, so the runner's wall-clock watermark is just past."""
+    """Six minutes at 1 s ending now, so the runner's wall-clock watermark is just past."""
     start = datetime.now(UTC).replace(second=0, microsecond=0) - timedelta(minutes=MINUTES)
 
     def at(minute: int) -> datetime:
         return start + timedelta(minutes=minute)
 
     faults = (
-        FaultSpec(kind=FaultKind.DUPLICATE, skid_id="ATL-01", start=at(2), end=at(3)),
-        FaultSpec(kind=FaultKind.OUT_OF_ORDER, skid_id="ATL-01", start=at(4), end=at(5)),
-        FaultSpec(kind=FaultKind.MALFORMED, skid_id="ATL-01", start=at(6), end=at(7)),
+        FaultSpec(kind=FaultKind.DUPLICATE, skid_id="ATL-01", start=at(1), end=at(2)),
+        FaultSpec(kind=FaultKind.OUT_OF_ORDER, skid_id="ATL-01", start=at(2), end=at(3)),
+        FaultSpec(kind=FaultKind.MALFORMED, skid_id="ATL-01", start=at(4), end=at(5)),
     )
     sim = simulate(
         site_config,
