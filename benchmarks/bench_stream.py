@@ -142,37 +142,74 @@ def _identity_stream(subscription: str, expected: int) -> None:
         result.cancel()
 
 
+class _Trickle:
+    """Publishes the simulation's continuation, one message per 50 ms, while a run is
+    timed: the local runner's Pub/Sub read blocks its only worker for 30 s in an
+    empty pull, so a drained subscription would time the stall, not the pipeline."""
+
+    def __init__(self, publisher: pubsub_v1.PublisherClient, topic: str, messages: list) -> None:  # type: ignore[type-arg]
+        self._publisher = publisher
+        self._topic = topic
+        self._messages = messages
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+
+    def _run(self) -> None:
+        for m in self._messages:
+            if self._stop.wait(0.05):
+                return
+            self._publisher.publish(self._topic, m.payload, ts=_ts(m)).result(timeout=30)
+
+    def __enter__(self) -> _Trickle:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        self._thread.join()
+
+
+def _ts(message: object) -> str:
+    ts = getattr(message, "source_ts", None) or datetime.now(UTC)
+    return str(ts.isoformat().replace("+00:00", "Z"))
+
+
 def _bench_streaming(workdir: Path) -> Comparison:
     config = load_site_config(_CONFIG)
     start = datetime.now(UTC).replace(second=0, microsecond=0) - timedelta(minutes=10)
-    spec = SimulationSpec(start=start, duration_s=600, interval_s=1.0, seed=4, skid_ids=("ATL-01",))
-    messages = simulate(config, spec).messages
+    spec = SimulationSpec(
+        start=start, duration_s=1_800, interval_s=1.0, seed=4, skid_ids=("ATL-01",)
+    )
+    simulated = simulate(config, spec).messages
+    backlog, continuation = simulated[:600], simulated[600:]
     with pubsub_emulator() as emulator:
         os.environ["PUBSUB_EMULATOR_HOST"] = emulator.host
         publisher = pubsub_v1.PublisherClient()
         subscriber = pubsub_v1.SubscriberClient()
-        topic = publisher.topic_path(emulator.project, "bench")
-        publisher.create_topic(name=topic)
-        # One backlog per timed run: every subscription receives every message.
-        names = {kind: [f"{kind}-{i}" for i in range(1)] for kind in ("job", "identity")}
-        paths: dict[str, list[str]] = {}
-        for kind, subs in names.items():
-            paths[kind] = [subscriber.subscription_path(emulator.project, s) for s in subs]
-            for path in paths[kind]:
-                subscriber.create_subscription(name=path, topic=topic)
-        futures = [
-            publisher.publish(
-                topic, m.payload, ts=(m.source_ts or start).isoformat().replace("+00:00", "Z")
-            )
-            for m in messages
-        ]
-        for f in futures:
-            f.result(timeout=60)
+        topics: dict[str, str] = {}
+        subscriptions: dict[str, str] = {}
+        for kind in ("job", "identity"):
+            topics[kind] = publisher.topic_path(emulator.project, f"bench-{kind}")
+            subscriptions[kind] = subscriber.subscription_path(emulator.project, f"bench-{kind}")
+            publisher.create_topic(name=topics[kind])
+            subscriber.create_subscription(name=subscriptions[kind], topic=topics[kind])
+            futures = [publisher.publish(topics[kind], m.payload, ts=_ts(m)) for m in backlog]
+            for f in futures:
+                f.result(timeout=60)
+
+        def job() -> None:
+            with _Trickle(publisher, topics["job"], continuation):
+                _stream_job(subscriptions["job"], workdir, len(backlog))
+
+        def identity() -> None:
+            with _Trickle(publisher, topics["identity"], continuation):
+                _identity_stream(subscriptions["identity"], len(backlog))
+
         return compare(
             "streaming job (emulator -> DuckDB) vs identity streaming pipeline",
-            lambda: _stream_job(paths["job"].pop(), workdir, len(messages)),
-            lambda: _identity_stream(paths["identity"].pop(), len(messages)),
-            work_units=len(messages),
+            job,
+            identity,
+            work_units=len(backlog),
             unit="messages",
             goal_ratio=0.8,
             repeats=1,
