@@ -27,7 +27,7 @@ from beam.options import StreamOptions, parse_time, validate_options
 from beam.readings import ParsedReadings
 from beam.sinks import WriteDeadLetters, WriteToWarehouse
 from beam.spine import TimeSpine
-from schemas.site_config import SiteConfig, load_site_config
+from schemas.site_config import SiteConfig, SpineConfig, load_site_config
 from schemas.telemetry import TelemetryReading
 
 __all__ = ["OUTPUTS", "build_pipeline", "run", "spine_config_of", "write_outputs"]
@@ -69,7 +69,7 @@ class _ReadMessages(beam.PTransform):  # type: ignore[misc]
         )
 
 
-def spine_config_of(config: SiteConfig, opts: StreamOptions) -> Any:
+def spine_config_of(config: SiteConfig, opts: StreamOptions) -> SpineConfig:
     """The site's spine settings, with the grid interval overridden when asked."""
     if opts.spine_interval_s:
         return config.spine.model_copy(update={"interval_s": opts.spine_interval_s})

@@ -14,7 +14,7 @@ from apache_beam.testing.test_pipeline import TestPipeline
 from apache_beam.testing.util import assert_that, equal_to
 
 from beam.options import validate_options
-from beam.pipeline import build_pipeline
+from beam.pipeline import OUTPUTS, build_pipeline
 from schemas.site_config import SiteConfig
 from tests.conftest import REFERENCE_CONFIG
 from twin.simulator import FaultKind, FaultSpec, SimulationSpec, simulate
@@ -63,6 +63,7 @@ def test_every_message_is_used_duplicated_or_dead_lettered(site_config: SiteConf
     with TestPipeline(runner="FnApiRunner") as p:
         source = p | beam.Create([PubsubMessage(d, {}) for d in payloads])
         out = build_pipeline(p, _options(), source=source)
+        assert tuple(out) == OUTPUTS
         counts = {
             name: out[name] | f"Count{name}" >> beam.combiners.Count.Globally()
             for name in ("readings", "dead_letters", "duplicates", "too_late", "out_of_range")

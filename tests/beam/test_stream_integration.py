@@ -113,12 +113,14 @@ def streamed(
     start, messages = simulated
     distinct_valid = len({m.payload for m in messages if _valid(m.payload)})
     subscription = _publish(pubsub, "stream-it", messages)
+    dlq_topic = _publish(pubsub, "stream-it-dlq", []).replace("/subscriptions/", "/topics/")
     url = f"duckdb:///{tmp_path_factory.mktemp('stream')}/stream.duckdb"
     result = run(
         [
             f"--config={REFERENCE_CONFIG}",
             f"--subscription={subscription}",
             f"--warehouse={url}",
+            f"--dead_letter_topic={dlq_topic}",
             "--streaming",
             "--runner=BundleBasedDirectRunner",
         ]
@@ -166,6 +168,27 @@ def test_every_message_is_used_duplicated_or_dead_lettered(
     assert dead == expected_dead
     # readings in = distinct readings used + duplicates + dead letters, exactly
     assert counts["distinct_used"] + duplicates + dead == len(payloads)
+
+
+def test_dead_letters_reach_the_dead_letter_topic_with_their_reason(
+    simulated: tuple[datetime, list[Any]], streamed: str, pubsub: PubSubEmulator
+) -> None:
+    _, messages = simulated
+    bad = sorted(m.payload for m in messages if not _valid(m.payload))
+    subscriber = pubsub_v1.SubscriberClient()
+    path = subscriber.subscription_path(pubsub.project, "stream-it-dlq")
+    received: list[Any] = []
+    deadline = time.monotonic() + 60
+    while len(received) < len(bad) and time.monotonic() < deadline:
+        response = subscriber.pull(subscription=path, max_messages=100, timeout=10)
+        received += [r.message for r in response.received_messages]
+        if response.received_messages:
+            subscriber.acknowledge(
+                subscription=path, ack_ids=[r.ack_id for r in response.received_messages]
+            )
+    assert sorted(m.data for m in received) == bad
+    assert {m.attributes["stage"] for m in received} <= {"DECODE", "VALIDATE"}
+    assert all(m.attributes["error"] for m in received)
 
 
 def test_spine_has_one_latest_row_per_skid_per_grid_point(
