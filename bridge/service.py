@@ -361,8 +361,6 @@ class Bridge:
             skid_id_level=self.config.mqtt.skid_id_topic_level,
             user_properties=user_properties,
         )
-        if ATTR_TS not in attributes:
-            self.metrics.add("forwarded_without_ts")
         ordering_key = (
             attributes.get(ATTR_SKID_ID, "") if self.config.pubsub.ordering_by_skid else ""
         )
@@ -375,6 +373,8 @@ class Bridge:
                 f"message of about {size} bytes exceeds the "
                 f"{self.config.pubsub.max_message_bytes}-byte Pub/Sub limit",
             )
+        elif ATTR_TS not in attributes:
+            self.metrics.add("forwarded_without_ts")
         self._send(item)
 
     # --------------------------------------------------------------- Pub/Sub side

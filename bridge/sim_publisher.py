@@ -17,6 +17,7 @@ from datetime import datetime
 
 import paho.mqtt.client as mqtt
 from paho.mqtt.enums import CallbackAPIVersion, MQTTErrorCode, MQTTProtocolVersion
+from paho.mqtt.reasoncodes import ReasonCode
 
 __all__ = ["MqttMessage", "PacedBy", "publish_messages"]
 
@@ -102,7 +103,23 @@ def publish_messages(
     client.max_queued_messages_set(0)
     client.reconnect_delay_set(1, 5)
     connected = threading.Event()
-    client.on_connect = lambda _c, _u, _f, rc, _p: connected.set() if not rc.is_failure else None
+    acked = 0
+    acked_lock = threading.Lock()
+
+    def on_connect(_c: mqtt.Client, _u: object, _f: object, rc: ReasonCode, _p: object) -> None:
+        if not rc.is_failure:
+            connected.set()
+
+    def on_publish(_c: mqtt.Client, _u: object, _mid: int, _rc: object, _p: object) -> None:
+        # Counted here rather than through MQTTMessageInfo: a message published while
+        # the broker was away carries rc NO_CONN there, yet paho re-sends it and its
+        # PUBACK arrives here once the broker is back.
+        nonlocal acked
+        with acked_lock:
+            acked += 1
+
+    client.on_connect = on_connect
+    client.on_publish = on_publish
     try:
         client.connect(host, port, keepalive=30)
     except OSError as exc:
@@ -112,21 +129,21 @@ def publish_messages(
         if not connected.wait(10):
             raise ConnectionError(f"MQTT broker {host}:{port} did not accept the connection")
         pacer = _Pacer(paced_by)
-        infos: list[mqtt.MQTTMessageInfo] = []
+        sent = 0
         for message in messages:
             pacer.wait_for(message)
             info = client.publish(message.topic, message.payload, qos=qos)
             if info.rc not in (MQTTErrorCode.MQTT_ERR_SUCCESS, MQTTErrorCode.MQTT_ERR_NO_CONN):
                 raise ConnectionError(f"publish to {message.topic} failed: {info.rc.name}")
-            infos.append(info)
+            sent += 1
+        if qos == 0:
+            return sent
         deadline = time.monotonic() + timeout_s
-        for info in infos:
-            while not info.is_published():
-                if time.monotonic() > deadline:
-                    unacked = sum(1 for i in infos if not i.is_published())
-                    raise TimeoutError(f"{unacked} of {len(infos)} messages not acknowledged")
-                time.sleep(0.01)
-        return len(infos)
+        while acked < sent:
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"{sent - acked} of {sent} messages not acknowledged")
+            time.sleep(0.01)
+        return sent
     finally:
         client.disconnect()
         client.loop_stop()
