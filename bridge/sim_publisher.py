@@ -14,17 +14,30 @@ import time
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Protocol
 
 import paho.mqtt.client as mqtt
 from paho.mqtt.enums import CallbackAPIVersion, MQTTErrorCode, MQTTProtocolVersion
 from paho.mqtt.reasoncodes import ReasonCode
 
-__all__ = ["MqttMessage", "PacedBy", "publish_messages"]
+__all__ = ["MqttMessage", "OutgoingMessage", "PacedBy", "publish_messages"]
+
+
+class OutgoingMessage(Protocol):
+    """What :func:`publish_messages` needs of a message (the simulator's
+    ``SimulatedMessage`` is one); ``source_ts`` paces replay at real or accelerated time."""
+
+    @property
+    def topic(self) -> str: ...
+    @property
+    def payload(self) -> bytes: ...
+    @property
+    def source_ts(self) -> datetime | None: ...
 
 
 @dataclass(frozen=True)
 class MqttMessage:
-    """One message to publish; ``source_ts`` paces replay at real or accelerated time."""
+    """A message built by hand (tests, tools)."""
 
     topic: str
     payload: bytes
@@ -60,7 +73,7 @@ class _Pacer:
         self._first_ts: datetime | None = None
         self._sent = 0
 
-    def wait_for(self, message: MqttMessage) -> None:
+    def wait_for(self, message: OutgoingMessage) -> None:
         due_s: float | None = None
         if self._paced_by.rate_hz is not None:
             due_s = self._sent / self._paced_by.rate_hz
@@ -77,7 +90,7 @@ class _Pacer:
 
 
 def publish_messages(
-    messages: Iterable[MqttMessage],
+    messages: Iterable[OutgoingMessage],
     host: str,
     port: int,
     *,

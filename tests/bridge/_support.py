@@ -31,34 +31,49 @@ from bridge.metrics import parse_prometheus_text
 from bridge.service import Bridge
 from bridge.sim_publisher import MqttMessage
 from cli.local_services import free_port, stop_process_group
-from schemas.telemetry import TelemetryReading
+from schemas.site_config import load_site_config
+from tests.conftest import REFERENCE_CONFIG
+from twin.simulator import FaultKind, FaultSpec, Simulation, SimulationSpec, simulate
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 START = datetime(2026, 7, 1, 12, 0, tzinfo=UTC)
 
 
-def readings(
-    n: int, *, site: str, skids: tuple[str, ...] = ("S1", "S2"), start: datetime = START
-) -> list[MqttMessage]:
-    """``n`` valid readings, round-robin over ``skids``, one second apart per skid."""
-    out = []
-    for i in range(n):
-        skid = skids[i % len(skids)]
-        seq = i // len(skids)
-        ts = start + timedelta(seconds=seq)
-        reading = TelemetryReading(
-            skid_id=skid,
-            source_ts=ts,
-            seq=seq,
-            product_code="ULSD",
-            line_flow_bph=50_000.0 + i % 100,
-            dra_injection_gph=20.0,
-            discharge_psig=700.0,
+def simulation(
+    duration_s: float, *, interval_s: float = 1.0, faults: tuple[str, ...] = ()
+) -> Simulation:
+    """The simulator's ATL-01 telemetry from :data:`START` (seed 7); ``faults`` as
+    ``KIND:FROM_MIN:TO_MIN`` minute offsets."""
+    specs = []
+    for text in faults:
+        kind, begin, end = text.split(":")
+        specs.append(
+            FaultSpec(
+                kind=FaultKind(kind),
+                skid_id="ATL-01",
+                start=START + timedelta(minutes=float(begin)),
+                end=START + timedelta(minutes=float(end)),
+            )
         )
-        out.append(
-            MqttMessage(f"dra/{site}/{skid}/telemetry", reading.model_dump_json().encode(), ts)
-        )
-    return out
+    spec = SimulationSpec(
+        start=START,
+        duration_s=duration_s,
+        interval_s=interval_s,
+        seed=7,
+        skid_ids=("ATL-01",),
+        faults=tuple(specs),
+    )
+    return simulate(load_site_config(REFERENCE_CONFIG), spec)
+
+
+def readings(n: int, *, site: str) -> list[MqttMessage]:
+    """``n`` simulated readings, moved to ``dra/<site>/ATL-01/telemetry`` so that tests
+    sharing the session broker each have a topic of their own."""
+    messages = simulation(float(n)).messages
+    assert len(messages) == n
+    return [
+        MqttMessage(f"dra/{site}/{m.skid_id}/telemetry", m.payload, m.source_ts) for m in messages
+    ]
 
 
 @dataclass
