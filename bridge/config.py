@@ -226,7 +226,9 @@ class BridgeConfig(_Section):
     )
     max_in_flight_bytes: int = Field(default=200_000_000, ge=PUBSUB_MAX_MESSAGE_BYTES)
     health_host: str = "0.0.0.0"
-    health_port: int = Field(default=8080, ge=0, le=65_535, description="0: any free port")
+    health_port: int | None = Field(
+        default=8080, ge=0, le=65_535, description="0: any free port; null: no HTTP server"
+    )
     drain_timeout_s: _PosSeconds = Field(
         default=10.0, description="On SIGTERM, how long to wait for in-flight readings"
     )

@@ -165,9 +165,9 @@ def test_ten_thousand_simulated_readings_arrive_with_their_attributes(
 def test_sigkill_and_restart_mid_stream_loses_nothing(
     mqtt_broker: Mosquitto, pubsub: PubSubEmulator, procs: list[BridgeProcess], tmp_path: Path
 ) -> None:
-    """3,000 readings at 1,000/s; the bridge is SIGKILLed after ~800 and restarted with
-    the same client id: its persistent session on the broker redelivers what it had
-    not acknowledged."""
+    """3,000 readings at 1,000/s; the bridge is SIGKILLed after ~800 with readings in
+    flight and restarted with the same client id: its persistent session on the broker
+    redelivers what it had not acknowledged (those Pub/Sub already had arrive twice)."""
     collector = _setup(pubsub, "kill")
     cfg = config_dict(
         broker_port=mqtt_broker.port,
@@ -176,6 +176,9 @@ def test_sigkill_and_restart_mid_stream_loses_nothing(
         client_id="bridge-kill",
         topic="kill-tel",
         site="kill",
+        # batches wait 0.2 s, so ~200 readings are in flight (received, not yet
+        # acknowledged) whenever the kill lands
+        pubsub__batch_max_latency_s=0.2,
     )
     first = BridgeProcess(cfg, tmp_path, "kill-1").start()
     procs.append(first)
@@ -196,6 +199,7 @@ def test_sigkill_and_restart_mid_stream_loses_nothing(
         report = _report("SIGKILL + restart", collector, [m.payload for m in messages])
         assert not missing, f"{len(missing)} readings lost; {report}"
         assert before["dra_bridge_received_total"] < len(messages), "kill was not mid-stream"
+        assert before["dra_bridge_in_flight"] > 0, "nothing was in flight at the kill"
         assert second.metrics()["dra_bridge_received_total"] > 0
         assert any(
             e.get("event") == "connected" and e.get("session_present") for e in second.log_events()
