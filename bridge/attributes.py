@@ -21,11 +21,13 @@ __all__ = [
     "ATTR_SKID_ID",
     "ATTR_TS",
     "USER_PROPERTY_PREFIX",
+    "attribute_problem",
     "estimated_message_bytes",
     "message_attributes",
     "rfc3339_utc",
     "skid_id_from_topic",
     "source_ts_of",
+    "truncate_utf8",
 ]
 
 ATTR_MQTT_TOPIC = "mqtt_topic"
@@ -39,6 +41,10 @@ RFC 3339 in UTC with microseconds, e.g. ``2026-07-01T16:00:00.000000Z``."""
 USER_PROPERTY_PREFIX = "mqtt_user_"
 """MQTT 5 user property ``k`` travels as attribute ``mqtt_user_k``; a name given more
 than once becomes a JSON list of its values, in order."""
+
+PUBSUB_MAX_ATTRIBUTES = 100
+PUBSUB_MAX_ATTRIBUTE_KEY_BYTES = 256
+PUBSUB_MAX_ATTRIBUTE_VALUE_BYTES = 1024
 
 _ATTRIBUTE_OVERHEAD_BYTES = 8
 """Protobuf map-entry framing per attribute, rounded up."""
@@ -124,3 +130,38 @@ def estimated_message_bytes(payload: bytes, attributes: dict[str, str]) -> int:
         len(k.encode()) + len(v.encode()) + _ATTRIBUTE_OVERHEAD_BYTES for k, v in attributes.items()
     )
     return len(payload) + attribute_bytes + _MESSAGE_OVERHEAD_BYTES
+
+
+def attribute_problem(attributes: dict[str, str]) -> str | None:
+    """Why Pub/Sub would refuse these attributes, or None.
+
+    Checked before publishing because Pub/Sub refuses a whole publish request for one
+    bad message: the bridge must dead-letter that message alone, not its batch.
+    """
+    if len(attributes) > PUBSUB_MAX_ATTRIBUTES:
+        return f"{len(attributes)} attributes; Pub/Sub allows {PUBSUB_MAX_ATTRIBUTES}"
+    for key, value in attributes.items():
+        # len(str) * 4 bounds the UTF-8 size: encode only the ones that might be too long
+        if len(key) * 4 > PUBSUB_MAX_ATTRIBUTE_KEY_BYTES:
+            size = len(key.encode())
+            if size > PUBSUB_MAX_ATTRIBUTE_KEY_BYTES:
+                return (
+                    f"attribute name {key[:40]!r}... is {size} bytes; Pub/Sub allows "
+                    f"{PUBSUB_MAX_ATTRIBUTE_KEY_BYTES}"
+                )
+        if len(value) * 4 > PUBSUB_MAX_ATTRIBUTE_VALUE_BYTES:
+            size = len(value.encode())
+            if size > PUBSUB_MAX_ATTRIBUTE_VALUE_BYTES:
+                return (
+                    f"attribute {key!r} is {size} bytes; Pub/Sub allows "
+                    f"{PUBSUB_MAX_ATTRIBUTE_VALUE_BYTES}"
+                )
+    return None
+
+
+def truncate_utf8(value: str, max_bytes: int) -> str:
+    """``value`` cut to at most ``max_bytes`` of UTF-8, never inside a character."""
+    data = value.encode()
+    if len(data) <= max_bytes:
+        return value
+    return data[:max_bytes].decode("utf-8", errors="ignore")

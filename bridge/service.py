@@ -45,25 +45,26 @@ from bridge.acks import AckToken, AckWindow
 from bridge.attributes import (
     ATTR_SKID_ID,
     ATTR_TS,
+    PUBSUB_MAX_ATTRIBUTE_VALUE_BYTES,
     USER_PROPERTY_PREFIX,
+    attribute_problem,
     estimated_message_bytes,
     message_attributes,
+    truncate_utf8,
 )
 from bridge.config import BridgeConfig, MqttConfig
 from bridge.health import HealthServer
 from bridge.metrics import BridgeMetrics
 from bridge.pubsub_client import make_publisher
 
-__all__ = ["DEAD_LETTER_STAGE_OVERSIZE", "DEAD_LETTER_STAGE_REJECTED", "Bridge"]
+__all__ = ["DEAD_LETTER_STAGE_INVALID", "DEAD_LETTER_STAGE_OVERSIZE", "Bridge"]
 
 log = logging.getLogger("bridge")
 
 DEAD_LETTER_STAGE_OVERSIZE = "OVERSIZE"
 """``dead_letter_stage`` of a payload over the Pub/Sub size limit (schemas.DeadLetterStage)."""
-DEAD_LETTER_STAGE_REJECTED = "PROCESS"
-"""``dead_letter_stage`` of a message Pub/Sub refused as invalid (e.g. an attribute too long)."""
-
-_ATTRIBUTE_VALUE_MAX_BYTES = 1024
+DEAD_LETTER_STAGE_INVALID = "VALIDATE"
+"""``dead_letter_stage`` of a message Pub/Sub would refuse (e.g. an attribute too long)."""
 _F = TypeVar("_F", bound=Callable[..., Any])
 
 
@@ -373,9 +374,18 @@ class Bridge:
                 f"message of about {size} bytes exceeds the "
                 f"{self.config.pubsub.max_message_bytes}-byte Pub/Sub limit",
             )
+        elif (problem := self._envelope_problem(attributes, ordering_key)) is not None:
+            self._to_dead_letter(item, DEAD_LETTER_STAGE_INVALID, problem)
         elif ATTR_TS not in attributes:
             self.metrics.add("forwarded_without_ts")
         self._send(item)
+
+    @staticmethod
+    def _envelope_problem(attributes: dict[str, str], ordering_key: str) -> str | None:
+        if len(ordering_key.encode()) > PUBSUB_MAX_ATTRIBUTE_VALUE_BYTES:
+            return f"ordering key (skid id) over {PUBSUB_MAX_ATTRIBUTE_VALUE_BYTES} bytes"
+        problem = attribute_problem(attributes)
+        return None if problem is None else f"Pub/Sub would refuse it: {problem}"
 
     # --------------------------------------------------------------- Pub/Sub side
 
@@ -407,10 +417,13 @@ class Bridge:
         self.metrics.add("publish_failed")
         self._pubsub_error = f"{type(exc).__name__}: {exc}"
         self._update_pubsub_gauge()
-        if isinstance(exc, gexc.InvalidArgument) and not item.dead_letter:
-            self._to_dead_letter(item, DEAD_LETTER_STAGE_REJECTED, f"Pub/Sub rejected it: {exc}")
-            self._send(item)
-            return
+        if isinstance(exc, gexc.InvalidArgument):
+            # Not expected (the envelope is checked before publishing) and it fails the
+            # whole batch, so this message may be innocent: retry, loudly, never drop.
+            log.error(
+                "Pub/Sub refused a publish as invalid",
+                extra={"event": "publish_invalid", "error": self._pubsub_error},
+            )
         if item.ordering_key:
             path = self._dead_letter_path if item.dead_letter else self._topic_path
             self._publisher.resume_publish(path, item.ordering_key)
@@ -438,13 +451,13 @@ class Bridge:
         payload = item.payload
         digest = hashlib.sha256(payload).hexdigest()
         attributes = {
-            k: v[:_ATTRIBUTE_VALUE_MAX_BYTES]
+            k: truncate_utf8(v, PUBSUB_MAX_ATTRIBUTE_VALUE_BYTES)
             for k, v in item.attributes.items()
             if not k.startswith(USER_PROPERTY_PREFIX)
         }
         attributes |= {
             "dead_letter_stage": stage,
-            "dead_letter_reason": reason[:_ATTRIBUTE_VALUE_MAX_BYTES],
+            "dead_letter_reason": truncate_utf8(reason, PUBSUB_MAX_ATTRIBUTE_VALUE_BYTES),
             "dead_letter_source": "bridge",
             "payload_bytes": str(len(payload)),
             "payload_sha256": digest,
@@ -457,7 +470,9 @@ class Bridge:
                 spill.write_bytes(payload)
                 attributes["payload_spill_path"] = str(spill)
             except OSError as exc:
-                attributes["payload_spill_error"] = str(exc)[:_ATTRIBUTE_VALUE_MAX_BYTES]
+                attributes["payload_spill_error"] = truncate_utf8(
+                    str(exc), PUBSUB_MAX_ATTRIBUTE_VALUE_BYTES
+                )
         log.warning(
             "dead-lettering a message",
             extra={

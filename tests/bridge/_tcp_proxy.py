@@ -25,24 +25,28 @@ class TcpProxy:
         self._listener: socket.socket | None = None
         self._conns: list[socket.socket] = []
         self._lock = threading.Lock()
+        self._open = False
 
     def open(self) -> None:
         listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
         listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         listener.bind(("127.0.0.1", self.port))
         listener.listen(64)
-        self._listener = listener
+        with self._lock:
+            self._listener = listener
+            self._open = True
         threading.Thread(target=self._accept, args=(listener,), daemon=True).start()
 
     def cut(self) -> None:
-        """Refuse new connections and drop the open ones."""
-        listener, self._listener = self._listener, None
+        """Refuse new connections and drop the open ones (also one being accepted)."""
+        with self._lock:
+            self._open = False
+            listener, self._listener = self._listener, None
+            conns, self._conns = self._conns, []
         if listener is not None:
             with contextlib.suppress(OSError):
                 listener.shutdown(socket.SHUT_RDWR)
             listener.close()
-        with self._lock:
-            conns, self._conns = self._conns, []
         for conn in conns:
             with contextlib.suppress(OSError):
                 conn.shutdown(socket.SHUT_RDWR)
@@ -60,6 +64,10 @@ class TcpProxy:
                 client.close()
                 continue
             with self._lock:
+                if not self._open:
+                    client.close()
+                    upstream.close()
+                    return
                 self._conns += [client, upstream]
             for src, dst in ((client, upstream), (upstream, client)):
                 threading.Thread(target=self._pump, args=(src, dst), daemon=True).start()

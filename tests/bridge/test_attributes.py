@@ -8,10 +8,12 @@ from datetime import UTC, datetime, timedelta, timezone
 import pytest
 
 from bridge.attributes import (
+    attribute_problem,
     estimated_message_bytes,
     message_attributes,
     skid_id_from_topic,
     source_ts_of,
+    truncate_utf8,
 )
 from schemas.telemetry import TelemetryReading
 
@@ -124,3 +126,28 @@ def test_estimated_size_is_an_upper_bound_of_the_real_request() -> None:
         messages=[gapic_types.PubsubMessage(data=payload, attributes=attributes)],
     )._pb.ByteSize()
     assert real <= estimated_message_bytes(payload, attributes) <= real + 600
+
+
+@pytest.mark.parametrize(
+    ("attributes", "problem"),
+    [
+        ({"a": "x" * 1024, "b": "é" * 512}, None),
+        ({"a": "é" * 513}, "attribute 'a' is 1026 bytes; Pub/Sub allows 1024"),
+        ({"k" * 257: "v"}, "bytes; Pub/Sub allows 256"),
+        ({f"k{i}": "v" for i in range(101)}, "101 attributes; Pub/Sub allows 100"),
+    ],
+)
+def test_attribute_problem_applies_pubsub_limits_in_utf8_bytes(
+    attributes: dict[str, str], problem: str | None
+) -> None:
+    found = attribute_problem(attributes)
+    if problem is None:
+        assert found is None
+    else:
+        assert found is not None and problem in found
+
+
+def test_truncate_utf8_never_splits_a_character() -> None:
+    assert truncate_utf8("abc", 10) == "abc"
+    assert truncate_utf8("aé", 2) == "a"
+    assert truncate_utf8("éé", 4) == "éé"

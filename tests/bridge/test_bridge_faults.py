@@ -6,19 +6,14 @@ import hashlib
 import threading
 import time
 from collections.abc import Iterator
-from concurrent.futures import Future
 from pathlib import Path
-from typing import Any
 
 import paho.mqtt.client as mqtt
 import pytest
-from google.api_core import exceptions as gexc
 from paho.mqtt.enums import CallbackAPIVersion, MQTTProtocolVersion
 from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
 
-from bridge.config import BridgeConfig
-from bridge.pubsub_client import make_publisher
 from bridge.service import Bridge
 from bridge.sim_publisher import MqttMessage, PacedBy, publish_messages
 from cli.local_services import Mosquitto, PubSubEmulator, free_port, pubsub_emulator
@@ -84,14 +79,18 @@ def test_pubsub_emulator_stopped_for_10_s_mid_stream_loses_nothing(
                 publisher.start()
                 wait_until(lambda: bridge.metrics.received >= 1_000, 30, "1000 received")
                 proxy.cut()
+                # once the bridge sees Pub/Sub gone, nothing more can be accepted: pull
+                # everything that was, before the emulator forgets it
+                wait_until(lambda: bridge.not_ready_reason() is not None, 30, "not ready")
                 wait_until(
-                    lambda: len(collector.snapshot()) >= bridge.metrics.published, 20, "drain"
+                    lambda: len(collector.distinct_payloads()) >= bridge.metrics.published,
+                    20,
+                    "drain",
                 )
                 collector.stop()
                 emulator.stop()
                 down_at = time.monotonic()
                 received_at_stop = bridge.metrics.received
-                wait_until(lambda: bridge.not_ready_reason() is not None, 10, "not ready")
                 time.sleep(max(0.0, 10.0 - (time.monotonic() - down_at)))
                 in_flight_during_outage = bridge.metrics.in_flight
                 received_during_outage = bridge.metrics.received - received_at_stop
@@ -205,70 +204,53 @@ def test_malformed_forwarded_and_oversize_dead_lettered_all_counted(
     assert snapshot["acked"] == len(everything)
 
 
-class _StrictAttributesPublisher:
-    """The real emulator publisher, plus the attribute-size check real Pub/Sub makes and
-    the emulator does not (values over 1,024 bytes are rejected with InvalidArgument)."""
-
-    def __init__(self, real: Any) -> None:
-        self._real = real
-
-    def __getattr__(self, name: str) -> Any:
-        return getattr(self._real, name)
-
-    def publish(self, topic: str, data: bytes, ordering_key: str = "", **attrs: str) -> Any:
-        if any(len(v.encode()) > 1024 for v in attrs.values()):
-            future: Future[str] = Future()
-            future.set_exception(gexc.InvalidArgument("attribute value too long"))
-            return future
-        return self._real.publish(topic, data, ordering_key=ordering_key, **attrs)
-
-
-def test_message_pubsub_rejects_is_dead_lettered_with_the_reason(
+def test_message_pubsub_would_refuse_is_dead_lettered_alone(
     mqtt_broker: Mosquitto, pubsub: PubSubEmulator
 ) -> None:
+    """A 2,000-byte MQTT 5 user property makes an attribute Pub/Sub refuses (limit 1,024
+    bytes; the emulator does not check). Pub/Sub would refuse the whole batch, so the
+    bridge checks first and dead-letters that message alone; its neighbours go through."""
     create_topics(pubsub.project, "rej-tel", "rej-tel-dlq")
     main, dead = (
         Collector(pubsub.project, "rej-tel").start(),
         Collector(pubsub.project, "rej-tel-dlq").start(),
     )
-    cfg = BridgeConfig.model_validate(
-        config_dict(
-            broker_port=mqtt_broker.port,
-            emulator_host=pubsub.host,
-            project=pubsub.project,
-            client_id="bridge-rej",
-            topic="rej-tel",
-            site="rej",
-        )
+    cfg = config_dict(
+        broker_port=mqtt_broker.port,
+        emulator_host=pubsub.host,
+        project=pubsub.project,
+        client_id="bridge-rej",
+        topic="rej-tel",
+        site="rej",
     )
-    bridge = Bridge(cfg, publisher=_StrictAttributesPublisher(make_publisher(cfg)))
-    bridge.start()
     producer = mqtt.Client(
         CallbackAPIVersion.VERSION2, client_id="pub-rej", protocol=MQTTProtocolVersion.MQTTv5
     )
     try:
-        wait_until(lambda: bridge.not_ready_reason() is None, 30, "bridge ready")
-        producer.connect(mqtt_broker.host, mqtt_broker.port)
-        producer.loop_start()
-        props = Properties(PacketTypes.PUBLISH)
-        props.UserProperty = [("note", "x" * 2_000)]
-        producer.publish("dra/rej/K1/telemetry", b"reading-a", qos=1, properties=props)
-        props_ok = Properties(PacketTypes.PUBLISH)
-        props_ok.UserProperty = [("rtu", "rtu-7")]
-        producer.publish("dra/rej/K1/telemetry", b"reading-b", qos=1, properties=props_ok)
-        wait_until(lambda: dead.distinct_payloads() == {b"reading-a"}, 30, "dead letter")
-        wait_until(lambda: main.distinct_payloads() == {b"reading-b"}, 30, "forwarded")
+        with bridge_in_process(cfg) as bridge:
+            wait_until(lambda: bridge.not_ready_reason() is None, 30, "bridge ready")
+            producer.connect(mqtt_broker.host, mqtt_broker.port)
+            producer.loop_start()
+            for payload, value in ((b"before", "rtu-7"), (b"bad", "x" * 2_000), (b"after", "é")):
+                props = Properties(PacketTypes.PUBLISH)
+                props.UserProperty = [("note", value)]
+                producer.publish("dra/rej/K1/telemetry", payload, qos=1, properties=props)
+            wait_until(lambda: dead.distinct_payloads() == {b"bad"}, 30, "dead letter")
+            wait_until(lambda: main.distinct_payloads() == {b"before", b"after"}, 30, "forwarded")
+            wait_until(lambda: bridge.metrics.acked == 3, 10, "all acknowledged")
+            snapshot = bridge.metrics.snapshot()
         (_, attrs), *_ = dead.snapshot()
-        assert attrs["dead_letter_stage"] == "PROCESS"
-        assert "Pub/Sub rejected it" in attrs["dead_letter_reason"]
+        assert attrs["dead_letter_stage"] == "VALIDATE"
+        assert attrs["dead_letter_reason"] == (
+            "Pub/Sub would refuse it: attribute 'mqtt_user_note' is 2000 bytes; Pub/Sub allows 1024"
+        )
         assert "mqtt_user_note" not in attrs
-        (_, ok_attrs), *_ = main.snapshot()
-        assert ok_attrs["mqtt_user_rtu"] == "rtu-7"
+        forwarded = dict(main.snapshot())
+        assert forwarded[b"after"]["mqtt_user_note"] == "é"
+        assert snapshot["dead_lettered"] == 1
+        assert snapshot["published"] == 2
     finally:
         producer.loop_stop()
         producer.disconnect()
-        bridge.stop()
         main.stop()
         dead.stop()
-    assert bridge.metrics.dead_lettered == 1
-    assert bridge.metrics.published == 1
