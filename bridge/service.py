@@ -159,7 +159,6 @@ class Bridge:
         self._slots = threading.BoundedSemaphore(config.max_in_flight)
         self._retries = _RetryQueue(self._send)
         self._draining = threading.Event()
-        self.stopped = threading.Event()
         self.fatal_error: str | None = None
         self._subscribe_mid: int | None = None
         self._channel_state: grpc.ChannelConnectivity | None = None
@@ -229,7 +228,6 @@ class Bridge:
         if self._health is not None:
             self._health.close()
         log.info("bridge stopped", extra={"event": "stop", **self.metrics.snapshot()})
-        self.stopped.set()
 
     def run_until(self, stop_requested: threading.Event) -> None:
         """Run until ``stop_requested`` is set or a callback fails, then stop."""
@@ -348,7 +346,11 @@ class Bridge:
             return  # not acknowledged: the broker redelivers it to the next session
         received_at = datetime.now(UTC)
         payload = bytes(msg.payload)
-        self._slots.acquire()
+        # Never blocks with MQTT 5 QoS 1 (the broker honours Receive Maximum); with 3.1.1
+        # it holds the network thread, and so the broker, until a slot frees up.
+        while not self._slots.acquire(timeout=0.5):
+            if self._draining.is_set():
+                return
         token = self._acks.received(msg.mid, msg.qos)
         self.metrics.add("received")
         self.metrics.add("in_flight")

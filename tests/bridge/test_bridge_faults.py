@@ -254,3 +254,42 @@ def test_message_pubsub_would_refuse_is_dead_lettered_alone(
         producer.disconnect()
         main.stop()
         dead.stop()
+
+
+def test_mqtt_311_with_a_small_in_flight_bound_forwards_everything(
+    mqtt_broker: Mosquitto, pubsub: PubSubEmulator
+) -> None:
+    """MQTT 3.1.1 has no Receive Maximum and the test broker sets no in-flight limit, so
+    the broker pushes everything at once: the bridge's own bound (20 here) must hold the
+    network thread back without losing or leaking a message."""
+    create_topics(pubsub.project, "v311-tel", "v311-tel-dlq")
+    collector = Collector(pubsub.project, "v311-tel").start()
+    cfg = config_dict(
+        broker_port=mqtt_broker.port,
+        emulator_host=pubsub.host,
+        project=pubsub.project,
+        client_id="bridge-v311",
+        topic="v311-tel",
+        site="v311",
+        max_in_flight=20,
+    )
+    cfg["mqtt"]["protocol"] = "3.1.1"
+    messages = readings(1_000, site="v311")
+    peak_in_flight = 0
+    try:
+        with bridge_in_process(cfg) as bridge:
+            wait_until(lambda: bridge.not_ready_reason() is None, 30, "bridge ready")
+            publish_messages(messages, mqtt_broker.host, mqtt_broker.port, client_id="pub-v311")
+
+            def all_acked() -> bool:
+                nonlocal peak_in_flight
+                peak_in_flight = max(peak_in_flight, bridge.metrics.in_flight)
+                return bridge.metrics.acked >= len(messages)
+
+            wait_until(all_acked, 60, "all acknowledged")
+            snapshot = bridge.metrics.snapshot()
+        assert not collector.wait_for({m.payload for m in messages}, timeout_s=30)
+        assert snapshot["received"] == snapshot["published"] == len(messages)
+        assert 0 < peak_in_flight <= 20
+    finally:
+        collector.stop()
