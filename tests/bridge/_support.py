@@ -82,6 +82,7 @@ class Collector:
 
     project: str
     topic_id: str
+    ordered: bool = False
     messages: list[tuple[bytes, dict[str, str]]] = field(default_factory=list)
     _lock: threading.Lock = field(default_factory=threading.Lock)
     _future: Any = None
@@ -91,7 +92,13 @@ class Collector:
         sub_path = subscriber.subscription_path(self.project, f"{self.topic_id}-collector")
         topic_path = subscriber.topic_path(self.project, self.topic_id)
         with contextlib.suppress(gexc.AlreadyExists):
-            subscriber.create_subscription(name=sub_path, topic=topic_path)
+            subscriber.create_subscription(
+                request={
+                    "name": sub_path,
+                    "topic": topic_path,
+                    "enable_message_ordering": self.ordered,
+                }
+            )
 
         def on_message(message: Any) -> None:
             with self._lock:

@@ -293,3 +293,32 @@ def test_mqtt_311_with_a_small_in_flight_bound_forwards_everything(
         assert 0 < peak_in_flight <= 20
     finally:
         collector.stop()
+
+
+def test_ordering_by_skid_keeps_each_skids_readings_in_order(
+    mqtt_broker: Mosquitto, pubsub: PubSubEmulator
+) -> None:
+    """With ``ordering_by_skid`` the skid id is the ordering key: an ordered subscription
+    gets each skid's readings in the order the bridge received them."""
+    create_topics(pubsub.project, "ord-tel", "ord-tel-dlq")
+    collector = Collector(pubsub.project, "ord-tel", ordered=True).start()
+    cfg = config_dict(
+        broker_port=mqtt_broker.port,
+        emulator_host=pubsub.host,
+        project=pubsub.project,
+        client_id="bridge-ord",
+        topic="ord-tel",
+        site="ord",
+        pubsub__ordering_by_skid=True,
+    )
+    messages = readings(300, site="ord")
+    try:
+        with bridge_in_process(cfg) as bridge:
+            wait_until(lambda: bridge.not_ready_reason() is None, 30, "bridge ready")
+            publish_messages(messages, mqtt_broker.host, mqtt_broker.port, client_id="pub-ord")
+            assert not collector.wait_for({m.payload for m in messages}, timeout_s=60)
+        arrived = [data for data, _ in collector.snapshot()]
+        first_copies = list(dict.fromkeys(arrived))
+        assert first_copies == [m.payload for m in messages]
+    finally:
+        collector.stop()
