@@ -31,7 +31,7 @@ def test_example_config_checks_and_hides_the_password(
 def test_bad_config_fails_at_start_with_field_and_reason(
     monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    monkeypatch.setenv("DRA_BRIDGE_PUBSUB__DEAD_LETTER_TOPIC", "dra-telemetry")
+    monkeypatch.setenv("DRA_BRIDGE_PUBSUB__DEAD_LETTER_TOPIC", "dra-local-telemetry")
     monkeypatch.setenv("DRA_BRIDGE_MAX_IN_FLIGHT", "-3")
     assert main(["bridge", "--config", str(EXAMPLE)]) == 2
     err = capsys.readouterr().err
