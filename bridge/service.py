@@ -283,6 +283,12 @@ class Bridge:
             return
         self._acks.reset()
         self.metrics.add("mqtt_connects")
+        if not flags.session_present and self.metrics.mqtt_connects > 1:
+            log.warning(
+                "the broker did not keep the session: readings published while the bridge "
+                "was away are gone (is broker persistence on? did the session expire?)",
+                extra={"event": "session_lost"},
+            )
         cfg = self.config.mqtt
         if cfg.protocol == "5":
             # Retain handling 1: retained messages only for a new subscription, so a

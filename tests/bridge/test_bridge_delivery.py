@@ -244,6 +244,9 @@ def test_broker_restart_bridge_reconnects_and_resumes(
             metrics = bridge.metrics()
             assert metrics["dra_bridge_mqtt_disconnects_total"] >= 1
             assert bridge.ready()
+            reconnects = [e for e in bridge.log_events() if e.get("event") == "connected"][1:]
+            assert reconnects and all(e["session_present"] for e in reconnects)
+            assert not [e for e in bridge.log_events() if e.get("event") == "session_lost"]
         finally:
             collector.stop()
 
