@@ -8,6 +8,7 @@ also stops children (the emulator's gcloud wrapper leaves a Java child otherwise
 from __future__ import annotations
 
 import contextlib
+import getpass
 import os
 import shutil
 import signal
@@ -123,6 +124,10 @@ def mosquitto(port: int | None = None, workdir: Path | None = None) -> Iterator[
                     "max_queued_messages 0",
                     "max_inflight_messages 0",
                     "log_type error",
+                    # Started as root, mosquitto drops to user "mosquitto", which cannot
+                    # write the private temp dir: persistence would silently save nothing
+                    # and a restart would lose every session. Stay the current user.
+                    f"user {getpass.getuser()}",
                     "",
                 ]
             )

@@ -68,6 +68,14 @@ resource "google_pubsub_topic_iam_member" "bridge_publishes_telemetry" {
   member = google_service_account.bridge.member
 }
 
+# The bridge dead-letters oversize payloads itself; without this grant they would be
+# retried forever and hold their MQTT acknowledgements.
+resource "google_pubsub_topic_iam_member" "bridge_publishes_dead_letters" {
+  topic  = google_pubsub_topic.dead_letter.name
+  role   = "roles/pubsub.publisher"
+  member = google_service_account.bridge.member
+}
+
 # --- Pub/Sub service agent: needed for the subscription's dead-letter policy ---
 
 resource "google_pubsub_topic_iam_member" "pubsub_agent_publishes_dead_letters" {

@@ -9,12 +9,14 @@ from __future__ import annotations
 
 import argparse
 import re
+import time
 from collections import Counter
 from datetime import datetime, timedelta
 from pathlib import Path
 
 from pydantic import ValidationError
 
+from bridge.sim_publisher import PacedBy, publish_messages
 from cli.args import aware_datetime
 from cli.errors import CliError
 from schemas.site_config import load_site_config
@@ -90,11 +92,47 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
     p.add_argument("--skid", action="append", default=None, help="skid id (repeat; default all)")
     p.add_argument("--fault", action="append", default=[], help="fault to inject (repeat)")
-    p.add_argument("--out", type=Path, required=True, help="output directory")
+    p.add_argument("--out", type=Path, help="output directory (needed unless --to-mqtt)")
+    p.add_argument(
+        "--to-mqtt",
+        type=_host_port,
+        metavar="HOST:PORT",
+        help="also publish the messages to this MQTT broker (QoS 1), as the field would",
+    )
+    pace = p.add_mutually_exclusive_group()
+    pace.add_argument(
+        "--rate-hz",
+        type=float,
+        help="with --to-mqtt: messages per second (default: as fast as the broker takes them)",
+    )
+    pace.add_argument(
+        "--speed",
+        type=float,
+        help="with --to-mqtt: replay at source time x SPEED (1 = real time, 60 = a minute a "
+        "second)",
+    )
+    p.add_argument(
+        "--mqtt-client-id", default="dra-twin-simulator", help="with --to-mqtt: MQTT client id"
+    )
     p.set_defaults(func=_run)
 
 
+def _host_port(text: str) -> tuple[str, int]:
+    host, sep, port = text.rpartition(":")
+    if not sep or not host or not port.isdigit() or not 1 <= int(port) <= 65_535:
+        raise argparse.ArgumentTypeError(f"expected HOST:PORT, got {text!r}")
+    return host, int(port)
+
+
 def _run(args: argparse.Namespace) -> int:
+    if args.out is None and args.to_mqtt is None:
+        raise CliError("give --out DIR, --to-mqtt HOST:PORT, or both")
+    if args.to_mqtt is None and (args.rate_hz is not None or args.speed is not None):
+        raise CliError("--rate-hz and --speed pace --to-mqtt; give --to-mqtt too")
+    try:
+        paced_by = PacedBy(rate_hz=args.rate_hz, speed=args.speed)
+    except ValueError as exc:
+        raise CliError(str(exc)) from None
     config = load_site_config(args.config)
     faults = tuple(parse_fault(f, args.start) for f in args.fault)
     try:
@@ -114,13 +152,29 @@ def _run(args: argparse.Namespace) -> int:
         raise CliError(str(exc.args[0])) from None
     except ValueError as exc:
         raise CliError(str(exc)) from None
-    readings, labels = write_simulation(sim, args.out)
     per_skid = Counter(m.skid_id for m in sim.messages)
     malformed = sum(m.source_ts is None for m in sim.messages)
-    print(f"{len(sim.messages):,} messages ({malformed:,} malformed) -> {readings}")
+    labels_dest = ""
+    if args.out is not None:
+        readings, labels = write_simulation(sim, args.out)
+        labels_dest = f" -> {labels}"
+        print(f"{len(sim.messages):,} messages ({malformed:,} malformed) -> {readings}")
+    if args.to_mqtt is not None:
+        host, port = args.to_mqtt
+        started = time.monotonic()
+        try:
+            sent = publish_messages(
+                sim.messages, host, port, client_id=args.mqtt_client_id, paced_by=paced_by
+            )
+        except (ConnectionError, TimeoutError) as exc:
+            raise CliError(str(exc)) from None
+        print(
+            f"{sent:,} messages ({malformed:,} malformed) -> mqtt://{host}:{port} "
+            f"in {time.monotonic() - started:.1f} s, all acknowledged by the broker"
+        )
     for skid_id, count in sorted(per_skid.items()):
         print(f"  {skid_id}: {count:,}")
-    print(f"{len(sim.labels)} fault label(s) -> {labels}")
+    print(f"{len(sim.labels)} fault label(s){labels_dest}")
     for label in sim.labels:
         print(
             f"  {label.kind.value:<26} {label.skid_id} {label.start:%Y-%m-%d %H:%M:%S} .. "

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import threading
+import time
 
 import paho.mqtt.client as mqtt
 from google.cloud import pubsub_v1
@@ -65,3 +66,48 @@ def test_stopping_a_service_stops_its_whole_process_group() -> None:
     with pubsub_emulator() as emulator:
         pgid = emulator.proc.pid
     assert not _group_alive(pgid)
+
+
+def test_mosquitto_restart_keeps_persistent_sessions_and_queued_messages() -> None:
+    """What the bridge's no-loss guarantee across a broker restart rests on."""
+    from cli.local_services import mosquitto
+
+    def session(client_id: str) -> tuple[mqtt.Client, threading.Event, list[bytes]]:
+        present = threading.Event()
+        got: list[bytes] = []
+        client = mqtt.Client(
+            mqtt.CallbackAPIVersion.VERSION2, client_id=client_id, clean_session=False
+        )
+        client.on_connect = lambda _c, _u, flags, _rc, _p: (
+            present.set() if flags.session_present else None
+        )
+        client.on_message = lambda _c, _u, msg: got.append(msg.payload)
+        return client, present, got
+
+    with mosquitto() as broker:
+        sub, _, _ = session("t-persist-sub")
+        sub.connect(broker.host, broker.port)
+        sub.subscribe("t/persist", qos=1)
+        sub.loop_start()
+        time.sleep(0.3)
+        sub.disconnect()
+        sub.loop_stop()
+        pub = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id="t-persist-pub")
+        pub.connect(broker.host, broker.port)
+        pub.loop_start()
+        pub.publish("t/persist", b"queued while away", qos=1).wait_for_publish(5)
+        pub.disconnect()
+        pub.loop_stop()
+        broker.restart()
+        sub, present, got = session("t-persist-sub")
+        sub.connect(broker.host, broker.port)
+        sub.loop_start()
+        try:
+            assert present.wait(5), "session lost across the restart"
+            deadline = time.monotonic() + 5
+            while not got and time.monotonic() < deadline:
+                time.sleep(0.05)
+        finally:
+            sub.disconnect()
+            sub.loop_stop()
+        assert got == [b"queued while away"]

@@ -196,7 +196,18 @@ def test_iam_is_least_privilege() -> None:
     project_level = {role for kind, role, _ in bindings if kind == "google_project_iam_member"}
     assert project_level == {"roles/dataflow.worker", "roles/bigquery.jobUser"}
     bridge = [(k, r) for k, r, m in bindings if "google_service_account.bridge" in m]
-    assert bridge == [("google_pubsub_topic_iam_member", "roles/pubsub.publisher")]
+    assert bridge == [("google_pubsub_topic_iam_member", "roles/pubsub.publisher")] * 2
+    bridge_topics = {
+        i["topic"]
+        for block in _load("iam.tf")["resource"]
+        for i in block.get("google_pubsub_topic_iam_member", {}).values()
+        if "google_service_account.bridge" in i["member"]
+    }
+    # Telemetry, and the dead-letter topic for the payloads it refuses itself (oversize).
+    assert bridge_topics == {
+        "${google_pubsub_topic.telemetry.name}",
+        "${google_pubsub_topic.dead_letter.name}",
+    }
     dataflow_data = {(k, r) for k, r, m in bindings if "google_service_account.dataflow" in m}
     assert ("google_bigquery_dataset_iam_member", "roles/bigquery.dataEditor") in dataflow_data
     assert ("google_pubsub_subscription_iam_member", "roles/pubsub.subscriber") in dataflow_data
