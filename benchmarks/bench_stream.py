@@ -28,9 +28,10 @@ from google.cloud import pubsub_v1
 
 from beam.pipeline import TIMESTAMP_ATTRIBUTE, run
 from benchmarks._harness import Comparison, compare
+from bridge.attributes import ATTR_TS, rfc3339_utc
 from cli.local_services import pubsub_emulator
 from schemas.site_config import load_site_config
-from twin.simulator import SimulationSpec, simulate
+from twin.simulator import SimulatedMessage, SimulationSpec, simulate
 from warehouse import open_warehouse
 
 _CONFIG = Path(__file__).resolve().parent.parent / "config" / "atlanta-pilot.yaml"
@@ -147,7 +148,9 @@ class _Trickle:
     timed: the local runner's Pub/Sub read blocks its only worker for 30 s in an
     empty pull, so a drained subscription would time the stall, not the pipeline."""
 
-    def __init__(self, publisher: pubsub_v1.PublisherClient, topic: str, messages: list) -> None:  # type: ignore[type-arg]
+    def __init__(
+        self, publisher: pubsub_v1.PublisherClient, topic: str, messages: list[SimulatedMessage]
+    ) -> None:
         self._publisher = publisher
         self._topic = topic
         self._messages = messages
@@ -158,7 +161,7 @@ class _Trickle:
         for m in self._messages:
             if self._stop.wait(0.05):
                 return
-            self._publisher.publish(self._topic, m.payload, ts=_ts(m)).result(timeout=30)
+            self._publisher.publish(self._topic, m.payload, **_attributes(m)).result(timeout=30)
 
     def __enter__(self) -> _Trickle:
         self._thread.start()
@@ -169,9 +172,9 @@ class _Trickle:
         self._thread.join()
 
 
-def _ts(message: object) -> str:
-    ts = getattr(message, "source_ts", None) or datetime.now(UTC)
-    return str(ts.isoformat().replace("+00:00", "Z"))
+def _attributes(message: SimulatedMessage) -> dict[str, str]:
+    """As the bridge sets them: the source time in ``ts`` when the payload has one."""
+    return {} if message.source_ts is None else {ATTR_TS: rfc3339_utc(message.source_ts)}
 
 
 def _bench_streaming(workdir: Path) -> Comparison:
@@ -193,7 +196,9 @@ def _bench_streaming(workdir: Path) -> Comparison:
             subscriptions[kind] = subscriber.subscription_path(emulator.project, f"bench-{kind}")
             publisher.create_topic(name=topics[kind])
             subscriber.create_subscription(name=subscriptions[kind], topic=topics[kind])
-            futures = [publisher.publish(topics[kind], m.payload, ts=_ts(m)) for m in backlog]
+            futures = [
+                publisher.publish(topics[kind], m.payload, **_attributes(m)) for m in backlog
+            ]
             for f in futures:
                 f.result(timeout=60)
 

@@ -20,6 +20,7 @@ from google.cloud import pubsub_v1
 from pydantic import ValidationError
 
 from beam.pipeline import run
+from bridge.attributes import ATTR_TS, rfc3339_utc
 from cli.local_services import PubSubEmulator
 from schemas.site_config import SiteConfig
 from schemas.telemetry import TelemetryReading
@@ -74,7 +75,8 @@ def simulated(site_config: SiteConfig) -> tuple[datetime, list[Any]]:
 
 
 def _publish(emulator: PubSubEmulator, name: str, messages: list[Any]) -> str:
-    """Publish as the bridge does: payload as is, event time in the ``ts`` attribute."""
+    """Publish as the bridge does: payload as is, the reading's source time in ``ts``
+    (a message whose payload it cannot read goes without ``ts``)."""
     publisher = pubsub_v1.PublisherClient()
     subscriber = pubsub_v1.SubscriberClient()
     topic = publisher.topic_path(emulator.project, name)
@@ -83,10 +85,8 @@ def _publish(emulator: PubSubEmulator, name: str, messages: list[Any]) -> str:
     subscriber.create_subscription(name=subscription, topic=topic)
     futures = []
     for m in messages:
-        ts = m.source_ts or datetime.now(UTC)
-        futures.append(
-            publisher.publish(topic, m.payload, ts=ts.isoformat().replace("+00:00", "Z"))
-        )
+        attributes = {} if m.source_ts is None else {ATTR_TS: rfc3339_utc(m.source_ts)}
+        futures.append(publisher.publish(topic, m.payload, **attributes))
     for f in futures:
         f.result(timeout=30)
     return subscription

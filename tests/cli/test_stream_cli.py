@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import re
 import time
 from datetime import UTC, datetime, timedelta
@@ -10,6 +11,7 @@ from pathlib import Path
 import pytest
 from google.cloud import pubsub_v1
 
+from bridge.attributes import rfc3339_utc
 from cli.local_services import PubSubEmulator
 from cli.main import main
 from tests.conftest import REFERENCE_CONFIG
@@ -109,7 +111,8 @@ def test_stream_runs_for_its_duration_and_prints_what_landed(
     subscriber.create_subscription(name=subscription, topic=topic)
     lines = readings.read_bytes().splitlines()
     for line in lines:
-        publisher.publish(topic, line, ts=datetime.now(UTC).isoformat()).result(timeout=30)
+        ts = rfc3339_utc(datetime.fromisoformat(json.loads(line)["source_ts"]))
+        publisher.publish(topic, line, ts=ts).result(timeout=30)
     capsys.readouterr()
     url = f"duckdb:///{tmp_path}/wh.duckdb"
     args = ["stream", "--config", str(REFERENCE_CONFIG), "--subscription", subscription]
