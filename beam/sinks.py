@@ -21,6 +21,7 @@ from apache_beam.metrics import Metrics
 from apache_beam.options.pipeline_options import StandardOptions
 from pydantic import BaseModel
 
+from bridge.attributes import PUBSUB_MAX_ATTRIBUTE_VALUE_BYTES, truncate_utf8
 from schemas.dead_letter import DeadLetter
 from schemas.tables import TABLES
 from warehouse.bigquery_warehouse import json_row
@@ -121,9 +122,11 @@ def dead_letter_message(letter: DeadLetter) -> PubsubMessage:
     """The DLQ message: the exact bytes, with the stage, reason and origin as attributes."""
     attributes = {
         "stage": letter.stage.value,
-        "error": letter.error[:1024],
+        "error": truncate_utf8(letter.error, PUBSUB_MAX_ATTRIBUTE_VALUE_BYTES),
         "received_ts": letter.received_ts.isoformat(),
-        "source_attributes": letter.attributes_json[:1024],
+        "source_attributes": truncate_utf8(
+            letter.attributes_json, PUBSUB_MAX_ATTRIBUTE_VALUE_BYTES
+        ),
     }
     if letter.skid_id:
         attributes["skid_id"] = letter.skid_id
