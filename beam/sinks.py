@@ -1,9 +1,9 @@
 """Where the job's rows land: the warehouse tables and the dead-letter topic.
 
 The warehouse URL picks the implementation: ``duckdb:///PATH`` writes through the
-local :mod:`warehouse` API, one insert per batch: in streaming up to ``batch_size``
-rows or ``max_buffering_s`` seconds, in batch all of a table's rows in chunks of
-``batch_size`` (each DuckDB insert costs tens of milliseconds whatever its size).
+local :mod:`warehouse` API, one insert per batch: in streaming the rows of a bundle,
+in batch all of a table's rows in chunks of ``batch_size`` (each DuckDB insert costs
+tens of milliseconds whatever its size).
 ``bigquery://PROJECT/DATASET`` uses ``WriteToBigQuery`` with ``CREATE_NEVER``
 (Terraform owns the tables) and streaming inserts, whose insert ids let BigQuery
 drop a retried bundle's repeats.
@@ -72,12 +72,9 @@ class WriteToWarehouseFn(beam.DoFn):  # type: ignore[misc]
 class WriteToWarehouse(beam.PTransform):  # type: ignore[misc]
     """Records of one table -> that table of the warehouse the URL names."""
 
-    def __init__(
-        self, url: str, table: str, batch_size: int = 5_000, max_buffering_s: float = 1.0
-    ) -> None:
+    def __init__(self, url: str, table: str, batch_size: int = 5_000) -> None:
         super().__init__()
         self._batch_size = batch_size
-        self._max_buffering_s = max_buffering_s
         if table not in TABLES:
             raise KeyError(f"unknown table {table!r}; known: {sorted(TABLES)}")
         self._url = url
@@ -100,15 +97,14 @@ class WriteToWarehouse(beam.PTransform):  # type: ignore[misc]
                 )
             )
         if records.pipeline.options.view_as(StandardOptions).streaming:
-            # Batches span bundles: the local runner's bundles hold ~10 Pub/Sub
-            # messages, and each DuckDB insert costs tens of milliseconds.
+            # Within each bundle, so rows land when their bundle completes. Batches
+            # across bundles (GroupIntoBatches) wait for a processing-time timer that
+            # the local runner cannot fire while its one worker sits in an empty
+            # Pub/Sub pull (30 s), and a stop in that window lost the buffered rows.
             batches = (
                 records
+                | "Batch" >> beam.BatchElements(min_batch_size=1, max_batch_size=self._batch_size)
                 | "KeyByTable" >> beam.WithKeys(self._table)
-                | "Batch"
-                >> beam.GroupIntoBatches(
-                    self._batch_size, max_buffering_duration_secs=self._max_buffering_s
-                )
             )
         else:
             # Batch: one group per table, written when the input is done, in chunks.

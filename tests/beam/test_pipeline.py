@@ -14,7 +14,7 @@ from apache_beam.testing.test_pipeline import TestPipeline
 from apache_beam.testing.util import assert_that, equal_to
 
 from beam.options import validate_options
-from beam.pipeline import OUTPUTS, build_pipeline
+from beam.pipeline import OUTPUTS, build_pipeline, write_outputs
 from schemas.site_config import SiteConfig
 from tests.conftest import REFERENCE_CONFIG
 from twin.simulator import FaultKind, FaultSpec, SimulationSpec, simulate
@@ -140,3 +140,24 @@ def _valid(payload: bytes) -> bool:
 def test_bad_flags_are_refused_before_submitting(argv: list[str], message: str) -> None:
     with pytest.raises(ValueError, match=message.replace("(", r"\(").replace("*", r"\*")):
         validate_options(PipelineOptions(argv))
+
+
+def test_production_graph_writes_bigquery_and_the_dead_letter_topic() -> None:
+    """The Dataflow graph (BigQuery warehouse, DLQ topic) builds; labels name its sinks."""
+    options = PipelineOptions(
+        [
+            f"--config={REFERENCE_CONFIG}",
+            "--subscription=projects/my-project/subscriptions/telemetry",
+            "--warehouse=bigquery://my-project/dra_twin",
+            "--dead_letter_topic=projects/my-project/topics/dead-letter",
+            "--streaming",
+        ]
+    )
+    validate_options(options)
+    p = beam.Pipeline(options=options)
+    write_outputs(build_pipeline(p, options), options)
+    labels = {t.unique_name for t in p.to_runner_api().components.transforms.values()}
+    for sink in ("WriteRaw", "WriteSpine", "WriteEnergy", "WriteDeadLetters/ToTable"):
+        assert f"{sink}/WriteToBigQuery" in labels
+    assert "WriteDeadLetters/ToTopic" in labels
+    assert "Read/ReadFromPubSub" in labels
