@@ -30,7 +30,14 @@ from beam.spine import TimeSpine
 from schemas.site_config import SiteConfig, SpineConfig, load_site_config
 from schemas.telemetry import TelemetryReading
 
-__all__ = ["OUTPUTS", "build_pipeline", "run", "spine_config_of", "write_outputs"]
+__all__ = [
+    "OUTPUTS",
+    "TIMESTAMP_ATTRIBUTE",
+    "build_pipeline",
+    "run",
+    "spine_config_of",
+    "write_outputs",
+]
 
 OUTPUTS: tuple[str, ...] = (
     "readings",
