@@ -110,8 +110,9 @@ class PlanSettings:
     hours: int = 168
     time_limit_s: float = 30.0
     relative_gap: float = 0.001
-    flow_levels: int = 12
-    ppm_pieces: int = 6
+    flow_levels: int = 6
+    ppm_pieces: int = 4
+    continuous_flow: bool = True
     solver: str = "HIGHS"
     tariff_usd_per_kwh: tuple[float, ...] | None = None
     plan_id: str | None = None

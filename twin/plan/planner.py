@@ -207,6 +207,7 @@ def make_plan(
         settings.flow_levels,
         settings.ppm_pieces,
         settings.start,
+        continuous_flow=settings.continuous_flow,
     )
     base = {
         "plan_id": plan_id,
