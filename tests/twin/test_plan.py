@@ -75,7 +75,9 @@ def _hour_cost(
     return best
 
 
-def _dp_optimum(config: SiteConfig, nominations: Nominations, hours: int, table: OperatingTable) -> float | None:
+def _dp_optimum(
+    config: SiteConfig, nominations: Nominations, hours: int, table: OperatingTable
+) -> float | None:
     inputs = resolve_inputs(config, nominations, PlanSettings(start=START, hours=hours))
     skid = config.skid("ATL-01")
     ends = inputs.batch_end_bbl
@@ -172,12 +174,17 @@ def test_every_plan_passes_the_checker_and_keeps_dra_out_of_jet(
     volume = 0.0
     for row in result.rows:
         present = batches_in_interval(ends, volume, volume + row.line_flow_bph)
-        if any(site_config.product(nominations.batches[b].product_code).max_dra_ppm == 0 for b in present):
+        if any(
+            site_config.product(nominations.batches[b].product_code).max_dra_ppm == 0
+            for b in present
+        ):
             assert row.dra_ppm == 0.0
         volume += row.line_flow_bph
 
 
-def test_volume_beyond_maop_is_reported_infeasible_naming_the_batch(site_config: SiteConfig) -> None:
+def test_volume_beyond_maop_is_reported_infeasible_naming_the_batch(
+    site_config: SiteConfig,
+) -> None:
     # 400,000 bbl of jet fuel in 6 hours needs 66,700 bbl/h; jet takes no DRA and
     # reaches MAOP near 56,000 bbl/h.
     nominations = _nominations([("JET", 400_000.0, 6), ("RBOB", 50_000.0, None)])

@@ -96,7 +96,7 @@ def operator_rule_plan(inputs: PlanInputs) -> list[PlannedHour] | None:
     """The operator-rule plan; ``None`` when no constant flow meets the deadlines."""
     pump = inputs.config.skid(inputs.skid_id).pumps[0]
     low, high = pump.min_flow_bph, pump.max_flow_bph
-    plan, meets = _simulate(inputs, high)
+    _plan, meets = _simulate(inputs, high)
     if not meets:
         return None
     for _ in range(20):

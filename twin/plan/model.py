@@ -28,9 +28,9 @@ comparison) under a time limit and a relative gap target, both always set.
 
 from __future__ import annotations
 
-
 import time
 from dataclasses import dataclass
+from typing import Any, TypeAlias
 
 from ortools.linear_solver import pywraplp
 
@@ -156,7 +156,8 @@ def _status(code: int) -> PlanStatus:
     return PlanStatus.ERROR
 
 
-_Expr = pywraplp.LinearExpr | pywraplp.Variable | float
+_Expr: TypeAlias = Any
+"""A pywraplp linear expression or variable (untyped library), or a float constant."""
 
 
 def _lines_over(pieces: DrPieces, lo_ppm: float, hi_ppm: float) -> list[tuple[float, float]]:

@@ -21,6 +21,7 @@ it: the model never books more saving than the physics gives.
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
@@ -295,11 +296,7 @@ def build_table(
     if not feasible_grid:
         raise ValueError(f"no flow of skid {skid_id} is feasible for products {products}")
     flows = [float(q) for q in np.linspace(min(feasible_grid), max(feasible_grid), flow_levels)]
-    spans = (
-        list(zip(flows[:-1], flows[1:], strict=True))
-        if continuous_flow
-        else [(q, q) for q in flows]
-    )
+    spans = list(itertools.pairwise(flows)) if continuous_flow else [(q, q) for q in flows]
     options = [OperatingOption(0.0, 0)]
     envelopes: dict[str, list[ProductEnvelope]] = {
         p: [ProductEnvelope(0.0, 0.0, 0.0, 0.0)] for p in products
