@@ -247,6 +247,7 @@ def solve_milp(
     # piecewise function, whose LP relaxation is tight): a batch can only have
     # started once the previous one is done.
     done: list[list[_Expr]] = []
+    batch_parts: list[list[_Expr]] = [[0.0] * n_batches]
     for h in range(hours + 1):
         row: list[_Expr] = []
         for b in range(n_batches):
@@ -259,22 +260,30 @@ def solve_milp(
         done.append(row)
         if h == 0:
             continue
-        parts = []
+        parts: list[_Expr] = []
         for b in range(n_batches):
             size = batches[b].volume_bbl + (tol_bbl if b == n_batches - 1 else 0.0)
             first = done[h][b - 1] if b > 0 else 1.0
-            if isinstance(first, float) and first == 0.0:
-                continue
             last = done[h][b]
-            if isinstance(last, float) and last == 1.0:
+            if isinstance(first, float) and first == 0.0:
+                parts.append(0.0)
+            elif isinstance(last, float) and last == 1.0:
                 parts.append(size)
-                continue
-            part = solver.NumVar(0.0, size, f"d{h}_{b}")
-            parts.append(part)
-            if not isinstance(last, float):
-                solver.Add(part >= size * last)
-            if not isinstance(first, float):
-                solver.Add(part <= size * first)
+            else:
+                part = solver.NumVar(0.0, size, f"d{h}_{b}")
+                parts.append(part)
+                if not isinstance(last, float):
+                    solver.Add(part >= size * last)
+                if not isinstance(first, float):
+                    solver.Add(part <= size * first)
+            # A batch grows by at most its product's top flow per hour, and only in
+            # hours by whose end its predecessor is done: this keeps the relaxation
+            # from holding a product at the injection point long after it has gone.
+            if b > 0:
+                step = parts[b] - batch_parts[h - 1][b]
+                if not isinstance(step, float):
+                    solver.Add(step <= max_flow[batches[b].product_code] * first)
+        batch_parts.append(parts)
         solver.Add(volume[h] == sum(parts))
     for h in range(hours):
         for b in range(n_batches - 1):
@@ -290,48 +299,51 @@ def solve_milp(
     gal: list[_Expr] = []
     gal_low: list[_Expr] = []
     pumps: list[_Expr] = []
-    choice: list[dict[tuple[int, str], pywraplp.Variable]] = []
-    trims: list[dict[tuple[int, str], pywraplp.Variable]] = []
-    ppm_of: list[dict[tuple[int, str], pywraplp.Variable]] = []
+    choice: list[dict[tuple[int, int], pywraplp.Variable]] = []
+    trims: list[dict[tuple[int, int], pywraplp.Variable]] = []
+    ppm_of: list[dict[tuple[int, int], pywraplp.Variable]] = []
+    credited: dict[int, list[_Expr]] = {}
     energy_kw: list[_Expr] = []
     for h in range(hours):
-        # Product at the injection point at the start of the hour: one-hot in y.
-        at_start: dict[str, _Expr] = {}
+        # Batch at the injection point at the start of the hour: one-hot in y. The
+        # hour's option is chosen per batch (x[h, k, b]), so the flow each batch is
+        # credited with can be tied to its volume below.
+        at_start: dict[int, _Expr] = {}
         for b in range(n_batches):
             expr = started(h, b) - done[h][b]
             if isinstance(expr, float) and expr <= 0.0:
                 continue
-            p = batches[b].product_code
-            at_start[p] = at_start.get(p, 0.0) + expr
-        x: dict[tuple[int, str], pywraplp.Variable] = {}
-        c: dict[tuple[int, str], pywraplp.Variable] = {}
-        trim: dict[tuple[int, str], pywraplp.Variable] = {}
+            at_start[b] = expr
+        x: dict[tuple[int, int], pywraplp.Variable] = {}
+        c: dict[tuple[int, int], pywraplp.Variable] = {}
+        trim: dict[tuple[int, int], pywraplp.Variable] = {}
         e_vars: list[pywraplp.Variable] = []
-        for p, expr in at_start.items():
+        for b, expr in at_start.items():
+            p = batches[b].product_code
             envs = table.envelopes[p]
             xs = []
             for k in range(n_options):
                 lo, hi = ranges[p][k]
                 if lo > hi:
                     continue
-                xv = binary(f"x{h}_{k}_{p}")
-                x[(k, p)] = xv
+                xv = binary(f"x{h}_{k}_{b}")
+                x[(k, b)] = xv
                 xs.append(xv)
                 if k == 0:
                     continue
-                e = solver.NumVar(0.0, inf, f"e{h}_{k}_{p}")
+                e = solver.NumVar(0.0, inf, f"e{h}_{k}_{b}")
                 e_vars.append(e)
                 env = envs[k]
                 span = options[k].flow_max_bph - options[k].flow_bph
                 trim_kw: _Expr = 0.0
                 if span > 0.0:
-                    t = solver.NumVar(0.0, span, f"t{h}_{k}_{p}")
+                    t = solver.NumVar(0.0, span, f"t{h}_{k}_{b}")
                     solver.Add(t <= span * xv)
-                    trim[(k, p)] = t
+                    trim[(k, b)] = t
                     trim_kw = (env.kw_no_dra_at_max_flow - env.kw_no_dra) / span * t
                 if hi > 0.0:
-                    cv = solver.NumVar(0.0, hi, f"c{h}_{k}_{p}")
-                    c[(k, p)] = cv
+                    cv = solver.NumVar(0.0, hi, f"c{h}_{k}_{b}")
+                    c[(k, b)] = cv
                     solver.Add(cv <= hi * xv)
                     if lo > 0.0:
                         solver.Add(cv >= lo * xv)
@@ -379,6 +391,34 @@ def solve_milp(
             + sum(trim.values())
         )
         trims.append(trim)
+        # Flow credited to batches from b on is pumped into batches from b on: the
+        # batch at the start of an hour comes no later than any batch pumped in it.
+        credit = [0.0 for _ in range(n_batches)]
+        for (k, b), v in x.items():
+            credit[b] = credit[b] + options[k].flow_bph * v
+        for (_, b), t in trim.items():
+            credit[b] = credit[b] + t
+        inc = [batch_parts[h + 1][b] - batch_parts[h][b] for b in range(n_batches)]
+        for b in range(1, n_batches):
+            lhs = sum(credit[b:])
+            rhs = sum(inc[b:])
+            if not (isinstance(lhs, float) and isinstance(rhs, float)):
+                solver.Add(lhs <= rhs)
+        for (k, b), v in x.items():
+            credited.setdefault(b, []).append(options[k].flow_bph * v)
+        for (_, b), t in trim.items():
+            credited.setdefault(b, []).append(t)
+
+    # Valid inequalities that tighten the LP relaxation: the flow of the hours that
+    # start with batch b differs from b's volume by less than one hour's flow (the
+    # hour in which b ends also carries some of b+1; the hour in which b starts is
+    # credited to b-1). Without them the relaxation may credit a batch's hours to a
+    # cheaper product standing half-way at the injection point.
+    fastest = table.max_flow_bph
+    for b, parts in credited.items():
+        solver.Add(sum(parts) <= batches[b].volume_bbl + fastest)
+        if b < n_batches - 1 and bounds.low_bbl[hours] >= ends[b]:
+            solver.Add(sum(parts) >= batches[b].volume_bbl - fastest)
 
     for b, d in enumerate(inputs.deadline_hour):
         if d is not None:
@@ -456,12 +496,12 @@ def solve_milp(
         )
     decisions = []
     for h in range(hours):
-        (k, p) = max(choice[h], key=lambda kp: choice[h][kp].solution_value())
-        ppm = max(0.0, ppm_of[h][(k, p)].solution_value()) if (k, p) in ppm_of[h] else 0.0
+        (k, b) = max(choice[h], key=lambda kb: choice[h][kb].solution_value())
+        ppm = max(0.0, ppm_of[h][(k, b)].solution_value()) if (k, b) in ppm_of[h] else 0.0
         option = options[k]
         flow = option.flow_bph
-        if (k, p) in trims[h]:
-            flow = min(option.flow_max_bph, flow + max(0.0, trims[h][(k, p)].solution_value()))
+        if (k, b) in trims[h]:
+            flow = min(option.flow_max_bph, flow + max(0.0, trims[h][(k, b)].solution_value()))
         decisions.append(
             HourDecision(
                 option_index=k,
