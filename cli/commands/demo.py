@@ -16,6 +16,22 @@ __all__ = ["register"]
 
 _REPO = Path(__file__).resolve().parents[2]
 
+DEMO_FAULTS = (
+    "stuck_sensor:ATL-01:1h:2h",
+    "malformed:ATL-01:150m:152m",
+    "duplicate:ATL-01:3h:185m",
+    "out_of_order:ATL-01:4h:242m",
+    "dropout:ATL-01:5h:310m",
+    "injection_pump_failure:ATL-01:6h:7h",
+    "degraded_dra:ATL-01:8h:9h",
+    "pressure_over_maop_margin:ATL-01:10h:10.5h",
+    "low_tank:ATL-01:11h:12h",
+    "spike:ATL-01:13h:46830s",
+    "dra_in_jet:ATL-01:15h:16h",
+    "drift:ATL-01:18h:22h:pump_power_kw:0.1",
+)
+"""One of each fault the simulator knows, on the pilot skid's day from 04:00 UTC."""
+
 
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p = sub.add_parser(
@@ -47,7 +63,25 @@ def _run(args: argparse.Namespace) -> int:
     config = str(args.config)
     _stage("1. site config")
     _call(["validate-config", config])
-    _stage("2. DRA economics at an on-peak weekday hour (what-if across ppm)")
+    _stage("2. a simulated skid-day at 1 s with injected faults (readings + ground truth)")
+    start = datetime(2026, 7, 1, 4, 0, tzinfo=UTC)
+    _call(
+        [
+            "simulate",
+            "--config",
+            config,
+            "--start",
+            start.isoformat(),
+            "--hours",
+            "24",
+            "--seed",
+            "7",
+            *(f"--fault={f}" for f in DEMO_FAULTS),
+            "--out",
+            str(out / "simulation"),
+        ]
+    )
+    _stage("3. DRA economics at an on-peak weekday hour (what-if across ppm)")
     at = datetime(2026, 7, 1, 20, 0, tzinfo=UTC).isoformat()
     plot = out / "dra_sweep_ulsd.png"
     _call(
@@ -67,7 +101,7 @@ def _run(args: argparse.Namespace) -> int:
             str(plot),
         ]
     )
-    _stage("3. one operating point, jet fuel refused any DRA")
+    _stage("4. one operating point, jet fuel refused any DRA")
     _call(
         [
             "what-if",

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import numpy as np
 
-from cli.commands.what_if import _aware_datetime
+from cli.args import aware_datetime
 from cli.errors import CliError
 from schemas.site_config import load_site_config
 from twin.operating_point import OperatingPoint, evaluate_operating_point
@@ -33,7 +33,7 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p.add_argument("--flow-bph", type=float, required=True, help="line flow, bbl/h")
     p.add_argument("--temperature-f", type=float, default=60.0, help="degF (default 60)")
     p.add_argument("--steps", type=int, default=16, help="ppm levels (default 16)")
-    p.add_argument("--at", type=_aware_datetime, default=None, help="tariff time (default now)")
+    p.add_argument("--at", type=aware_datetime, default=None, help="tariff time (default now)")
     p.add_argument("--plot", type=Path, default=None, help="write a PNG plot here")
     p.set_defaults(func=_run)
 

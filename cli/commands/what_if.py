@@ -6,6 +6,7 @@ import argparse
 import json
 from datetime import UTC, datetime
 
+from cli.args import aware_datetime
 from cli.errors import CliError
 from schemas.site_config import load_site_config
 from twin.operating_point import DraLimitError, OperatingPoint, evaluate_operating_point
@@ -54,22 +55,12 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     )
     p.add_argument(
         "--at",
-        type=_aware_datetime,
+        type=aware_datetime,
         default=None,
         help="time whose tariff applies, ISO 8601 with offset (default: now)",
     )
     p.add_argument("--json", action="store_true", help="print one JSON object")
     p.set_defaults(func=_run)
-
-
-def _aware_datetime(text: str) -> datetime:
-    try:
-        value = datetime.fromisoformat(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"not an ISO 8601 time: {text!r}") from None
-    if value.tzinfo is None:
-        raise argparse.ArgumentTypeError(f"time {text!r} needs a UTC offset, e.g. +00:00")
-    return value
 
 
 def _run(args: argparse.Namespace) -> int:

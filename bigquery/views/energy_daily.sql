@@ -1,0 +1,29 @@
+-- Energy, cost and DRA per skid per UTC day, from the latest revision of each row;
+-- the same figures as energy_hourly, summed over the day.
+WITH latest AS (
+  SELECT
+    *
+  FROM energy_rows
+  WHERE TRUE
+  QUALIFY ROW_NUMBER() OVER (PARTITION BY skid_id, grid_ts ORDER BY revision DESC) = 1
+)
+SELECT
+  skid_id,
+  DATE(grid_ts) AS day_utc,
+  COUNT(*) AS interval_count,
+  COUNTIF(electric_kwh IS NOT NULL) AS intervals_with_energy,
+  SUM(volume_bbl) AS volume_bbl,
+  SUM(electric_kwh) AS electric_kwh,
+  SUM(electric_kwh_no_dra) AS electric_kwh_no_dra,
+  SAFE_DIVIDE(
+    SUM(IF(volume_bbl IS NOT NULL, electric_kwh, NULL)),
+    SUM(IF(electric_kwh IS NOT NULL, volume_bbl, NULL))
+  ) AS kwh_per_bbl,
+  SUM(energy_cost_usd) AS energy_cost_usd,
+  SUM(energy_cost_usd_no_dra) AS energy_cost_usd_no_dra,
+  SUM(dra_gal) AS dra_gal,
+  SUM(dra_cost_usd) AS dra_cost_usd,
+  SUM(energy_cost_usd_no_dra - energy_cost_usd) AS energy_saving_usd,
+  SUM(net_benefit_usd) AS net_saving_usd
+FROM latest
+GROUP BY skid_id, day_utc

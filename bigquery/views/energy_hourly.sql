@@ -1,0 +1,31 @@
+-- Energy, cost and DRA per skid per UTC hour, from the latest revision of each row.
+-- Ratios and savings use only intervals where both of their inputs are known, so a
+-- missing meter reading cannot inflate kWh/bbl or the saving. Views read tables only
+-- (the latest-revision CTE is repeated) so Terraform can create them in any order.
+WITH latest AS (
+  SELECT
+    *
+  FROM energy_rows
+  WHERE TRUE
+  QUALIFY ROW_NUMBER() OVER (PARTITION BY skid_id, grid_ts ORDER BY revision DESC) = 1
+)
+SELECT
+  skid_id,
+  TIMESTAMP_TRUNC(grid_ts, HOUR) AS hour_start,
+  COUNT(*) AS interval_count,
+  COUNTIF(electric_kwh IS NOT NULL) AS intervals_with_energy,
+  SUM(volume_bbl) AS volume_bbl,
+  SUM(electric_kwh) AS electric_kwh,
+  SUM(electric_kwh_no_dra) AS electric_kwh_no_dra,
+  SAFE_DIVIDE(
+    SUM(IF(volume_bbl IS NOT NULL, electric_kwh, NULL)),
+    SUM(IF(electric_kwh IS NOT NULL, volume_bbl, NULL))
+  ) AS kwh_per_bbl,
+  SUM(energy_cost_usd) AS energy_cost_usd,
+  SUM(energy_cost_usd_no_dra) AS energy_cost_usd_no_dra,
+  SUM(dra_gal) AS dra_gal,
+  SUM(dra_cost_usd) AS dra_cost_usd,
+  SUM(energy_cost_usd_no_dra - energy_cost_usd) AS energy_saving_usd,
+  SUM(net_benefit_usd) AS net_saving_usd
+FROM latest
+GROUP BY skid_id, hour_start

@@ -1,0 +1,170 @@
+"""The embedded warehouse: one DuckDB file, shared by a writer and many readers.
+
+Concurrency design. DuckDB allows one read-write process or many read-only ones on a
+file, never both, and refuses (does not wait) on a conflict. The streaming job writes
+all the time while the functions and the planner, in other processes, read. So no
+process keeps the file open: every operation opens a short-lived connection under
+:class:`~warehouse.file_lock.ReadWriteFileLock` — read-only and shared for queries,
+read-write and exclusive for inserts — and closes it before releasing the lock.
+
+Trade-off: each operation pays for opening the file (tens of milliseconds, measured
+in the README), and readers wait while a write commits. In exchange readers always
+see committed data, never fail because the job is writing, and no server process is
+needed. Writers should therefore insert in batches (the Beam sink writes per bundle),
+not row by row. Waits are bounded (``lock_timeout_s``), then
+:class:`~warehouse.interface.WarehouseBusyError`.
+
+DuckDB runs the BigQuery SQL after sqlglot transpiles it; parameters are bound by
+DuckDB (``$name``), never formatted into the SQL. The session time zone is UTC, so
+``TIMESTAMP_TRUNC(ts, DAY)`` means the UTC day, as in BigQuery.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import duckdb
+from pydantic import BaseModel
+
+from schemas.tables import TABLES
+from warehouse.file_lock import ReadWriteFileLock
+from warehouse.interface import (
+    ParamValue,
+    WarehouseBusyError,
+    WarehouseError,
+    check_params,
+    check_rows,
+)
+from warehouse.sql_files import parameter_names, query_sql, to_duckdb, view_ddl, view_names
+from warehouse.table_schemas import arrow_table, duckdb_columns, duckdb_create_table
+
+__all__ = ["DuckDBWarehouse"]
+
+
+def _utc(value: Any) -> Any:
+    """Results with every timestamp in ``datetime.UTC`` (DuckDB hands back pytz UTC)."""
+    if isinstance(value, datetime):
+        return value.astimezone(UTC) if value.tzinfo is not None else value
+    if isinstance(value, dict):
+        return {k: _utc(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_utc(v) for v in value]
+    return value
+
+
+class DuckDBWarehouse:
+    """The warehouse in one DuckDB file; creates tables and views when opened.
+
+    Args:
+        path: the database file (created when missing).
+        lock_timeout_s: how long an operation waits for the file before
+            :class:`WarehouseBusyError`.
+    """
+
+    def __init__(self, path: str | Path, *, lock_timeout_s: float = 60.0) -> None:
+        self.path = Path(path)
+        if not self.path.parent.is_dir():
+            raise WarehouseError(f"directory of the warehouse file does not exist: {self.path}")
+        self._lock = ReadWriteFileLock(self.path, lock_timeout_s)
+        self._create_tables_and_views()
+
+    def __repr__(self) -> str:
+        return f"DuckDBWarehouse({str(self.path)!r})"
+
+    @contextmanager
+    def _connect(self, *, write: bool) -> Iterator[duckdb.DuckDBPyConnection]:
+        with self._lock.exclusive() if write else self._lock.shared():
+            deadline = time.monotonic() + self._lock.timeout_s
+            while True:
+                try:
+                    con = duckdb.connect(str(self.path), read_only=not write)
+                    break
+                except duckdb.IOException as exc:
+                    # Another program (a DuckDB shell, say) holds the file outside our lock.
+                    if "lock" not in str(exc).lower() or time.monotonic() >= deadline:
+                        raise WarehouseBusyError(f"{self.path}: {exc}") from exc
+                    time.sleep(0.05)
+            try:
+                # Set after connecting: the built-in ICU extension is not loaded yet
+                # when the connect-time config is applied.
+                con.execute("SET TimeZone = 'UTC'")
+                yield con
+            finally:
+                con.close()
+
+    def _create_tables_and_views(self) -> None:
+        with self._connect(write=True) as con:
+            for table in TABLES:
+                con.execute(duckdb_create_table(table))
+                self._check_columns(con, table)
+            for name in view_names():
+                try:
+                    con.execute(view_ddl(name, "duckdb"))
+                except duckdb.Error as exc:
+                    raise WarehouseError(f"view {name} does not run on DuckDB: {exc}") from exc
+
+    def _check_columns(self, con: duckdb.DuckDBPyConnection, table: str) -> None:
+        """Fail when a file made by an older version has other columns than ``schemas/``."""
+        # DuckDB renders the expected types itself, so nested types compare exactly.
+        con.execute(f'CREATE TEMP TABLE "_expected_columns" ({duckdb_columns(table)})')
+        try:
+            rows = con.execute(
+                "SELECT table_name, column_name, data_type FROM information_schema.columns "
+                "WHERE table_name IN (?, '_expected_columns') ORDER BY ordinal_position",
+                [table],
+            ).fetchall()
+        finally:
+            con.execute('DROP TABLE temp."_expected_columns"')
+        actual = [(c, t) for name, c, t in rows if name == table]
+        wanted = [(c, t) for name, c, t in rows if name != table]
+        if actual != wanted:
+            raise WarehouseError(
+                f"table {table} in {self.path} has columns that differ from schemas/ "
+                "(made by an older version?); delete the local file or migrate it"
+            )
+
+    def insert_rows(self, table: str, rows: Sequence[BaseModel]) -> int:
+        """Append ``rows`` to ``table`` in one transaction: all of them or none."""
+        check_rows(table, rows)
+        if not rows:
+            return 0
+        data = arrow_table(table, rows)
+        with self._connect(write=True) as con:
+            try:
+                con.register("_incoming_rows", data)
+                con.execute(f'INSERT INTO "{table}" BY NAME SELECT * FROM _incoming_rows')
+            except duckdb.Error as exc:
+                raise WarehouseError(f"{table}: rows rejected, nothing written: {exc}") from exc
+        return len(rows)
+
+    def query(
+        self, sql: str, params: Mapping[str, ParamValue] | None = None
+    ) -> list[dict[str, Any]]:
+        """Run BigQuery SQL (transpiled) with ``@named`` parameters; rows as dicts."""
+        bound = check_params(set(parameter_names(sql)), params)
+        duck_sql = to_duckdb(sql)
+        with self._connect(write=False) as con:
+            try:
+                cursor = con.execute(duck_sql, {k: _duck_value(v) for k, v in bound.items()})
+                names = [d[0] for d in cursor.description or ()]
+                rows = cursor.fetchall()
+            except duckdb.Error as exc:
+                raise WarehouseError(f"query failed on DuckDB: {exc}\nSQL: {duck_sql}") from exc
+        if len(set(names)) != len(names):
+            raise WarehouseError(f"query returns duplicate column names {names}; alias them")
+        return [dict(zip(names, _utc(list(row)), strict=True)) for row in rows]
+
+    def run_named_query(
+        self, name: str, params: Mapping[str, ParamValue] | None = None
+    ) -> list[dict[str, Any]]:
+        """Run ``bigquery/queries/<name>.sql``."""
+        return self.query(query_sql(name), params)
+
+
+def _duck_value(value: ParamValue) -> Any:
+    return list(value) if isinstance(value, tuple) else value

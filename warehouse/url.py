@@ -1,0 +1,45 @@
+"""``open_warehouse(url)``: the one place that turns configuration into a warehouse."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from warehouse.duckdb_warehouse import DuckDBWarehouse
+from warehouse.interface import Warehouse, WarehouseError
+
+__all__ = ["open_warehouse"]
+
+
+def open_warehouse(url: str, *, client: Any = None, lock_timeout_s: float = 60.0) -> Warehouse:
+    """Open the warehouse that ``url`` names.
+
+    Args:
+        url: ``duckdb:///abs/path.duckdb`` (or ``duckdb://relative/path.duckdb``) for the
+            embedded file, created with every table and view when missing;
+            ``bigquery://PROJECT/DATASET`` for BigQuery, whose tables Terraform owns.
+        client: a ``google.cloud.bigquery.Client`` to use (default: one for PROJECT
+            with application-default credentials). BigQuery only.
+        lock_timeout_s: how long a DuckDB operation waits for another writer.
+
+    Raises:
+        WarehouseError: an unknown scheme or a malformed URL.
+    """
+    scheme, sep, rest = url.partition("://")
+    if not sep or not rest:
+        raise WarehouseError(
+            f"warehouse URL {url!r} is not duckdb:///path or bigquery://PROJECT/DATASET"
+        )
+    if scheme == "duckdb":
+        if client is not None:
+            raise WarehouseError("a BigQuery client was given for a duckdb:// URL")
+        return DuckDBWarehouse(rest, lock_timeout_s=lock_timeout_s)
+    if scheme == "bigquery":
+        project, _, dataset = rest.partition("/")
+        if not project or not dataset or "/" in dataset:
+            raise WarehouseError(f"warehouse URL {url!r} is not bigquery://PROJECT/DATASET")
+        from warehouse.bigquery_warehouse import BigQueryWarehouse
+
+        return BigQueryWarehouse(project, dataset, client=client)
+    raise WarehouseError(
+        f"unknown warehouse URL scheme {scheme!r} in {url!r}; use duckdb or bigquery"
+    )
