@@ -4,7 +4,11 @@ Reads a site config and a nominations file, solves the MILP (HiGHS), checks the 
 with the independent checker and prints the summary (or JSON). ``--out`` writes
 ``plan_rows.jsonl`` and ``plan_summary.json``; ``--plot`` draws flow, ppm, tariff and
 discharge pressure against MAOP over the horizon, with the product bands shaded.
-The demo calls :func:`run_plan`.
+``--warehouse URL`` stores rows and summary there; ``--from-now`` (rolling re-plan,
+run every hour) starts from the warehouse's latest state instead of the nominations'
+initial state: batches already past the injection point are dropped, the current
+batch is reduced by what has been pumped of it, and the DRA tank level and pumps
+running are the latest known. The demo calls :func:`run_plan`.
 """
 
 from __future__ import annotations
@@ -13,14 +17,18 @@ import argparse
 import json
 from datetime import datetime
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import yaml
 from pydantic import ValidationError
 
 from cli.errors import CliError
 from schemas.site_config import TariffConfig, load_site_config
-from twin.plan.inputs import NominationsError, PlanSettings, load_nominations
+from twin.plan.inputs import Nominations, NominationsError, PlanSettings, load_nominations
 from twin.plan.planner import PlanResult, make_plan
+
+if TYPE_CHECKING:
+    from warehouse import Warehouse
 
 __all__ = ["register", "run_plan"]
 
@@ -53,7 +61,58 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p.add_argument("--json", action="store_true", help="print the summary as JSON")
     p.add_argument("--out", type=Path, default=None, help="write rows and summary here")
     p.add_argument("--plot", type=Path, default=None, help="write a PNG plot of the plan here")
+    p.add_argument(
+        "--warehouse", default=None, help="store the plan here (duckdb:///FILE or bigquery://P/D)"
+    )
+    p.add_argument(
+        "--from-now",
+        action="store_true",
+        help="rolling re-plan: initial state from the warehouse's latest spine rows "
+        "(as of --start, default now)",
+    )
     p.set_defaults(func=_run)
+
+
+_PUMPED_SQL = """
+WITH latest AS (
+  SELECT * FROM spine_points
+  WHERE skid_id = @skid_id AND batch_id = @batch_id AND grid_ts < @as_of
+  QUALIFY ROW_NUMBER() OVER (PARTITION BY skid_id, grid_ts ORDER BY revision DESC) = 1
+)
+SELECT SUM(line_flow_bph.mean * interval_s / 3600.0) AS pumped_bbl FROM latest
+"""
+
+
+def state_from_warehouse(wh: Warehouse, nominations: Nominations, as_of: datetime) -> Nominations:
+    """The nominations re-based on the warehouse's latest state as of ``as_of``.
+
+    Raises:
+        CliError: no recent spine row for the skid, or its batch is not nominated.
+    """
+    skid = nominations.skid_id
+    state = wh.run_named_query("latest_spine_state", {"skid_ids": [skid], "as_of": as_of})
+    if not state:
+        raise CliError(f"--from-now: no spine rows for {skid} in the day before {as_of}")
+    latest = state[0]
+    ids = [b.batch_id for b in nominations.batches]
+    batch_id = latest["batch_id"]
+    if batch_id not in ids:
+        raise CliError(
+            f"--from-now: batch {batch_id!r} at the injection point is not in the "
+            f"nominations ({ids})"
+        )
+    first = ids.index(batch_id)
+    (row,) = wh.query(_PUMPED_SQL, {"skid_id": skid, "batch_id": batch_id, "as_of": as_of})
+    pumped = float(row["pumped_bbl"] or 0.0)
+    batches = list(nominations.batches[first:])
+    left = max(batches[0].volume_bbl - pumped, 1.0)
+    batches[0] = batches[0].model_copy(update={"volume_bbl": left})
+    update: dict[str, object] = {"batches": batches}
+    if latest["dra_tank_level_gal"] is not None:
+        update["initial_tank_gal"] = float(latest["dra_tank_level_gal"])
+    if latest["pumps_running"] is not None:
+        update["initial_pumps_running"] = int(latest["pumps_running"])
+    return nominations.model_copy(update=update)
 
 
 def run_plan(
@@ -67,6 +126,8 @@ def run_plan(
     tariff_path: Path | None = None,
     out: Path | None = None,
     plot: Path | None = None,
+    warehouse_url: str | None = None,
+    from_now: bool = False,
 ) -> PlanResult:
     """Plan, and write the outputs asked for. Raises :class:`CliError` on bad input."""
     config = load_site_config(config_path)
@@ -82,11 +143,23 @@ def run_plan(
         raise CliError(str(exc)) from None
     if hours <= 0:
         raise CliError("--hours must be positive")
-    if start is None:
-        start = datetime.now().astimezone().replace(minute=0, second=0, microsecond=0)
+    now = start or datetime.now().astimezone()
+    start = now.replace(minute=0, second=0, microsecond=0)
+    wh = None
+    if warehouse_url is not None:
+        from warehouse import WarehouseError, open_warehouse
+
+        try:
+            wh = open_warehouse(warehouse_url)
+        except (WarehouseError, ValueError) as exc:
+            raise CliError(f"--warehouse: {exc}") from None
+    if from_now:
+        if wh is None:
+            raise CliError("--from-now needs --warehouse")
+        nominations = state_from_warehouse(wh, nominations, now)
     settings = PlanSettings(start=start, hours=hours, time_limit_s=time_limit_s, relative_gap=gap)
     try:
-        result = make_plan(config, nominations, settings)
+        result = make_plan(config, nominations, settings, now=now)
     except KeyError as exc:
         raise CliError(str(exc.args[0])) from None
     except ValueError as exc:
@@ -101,6 +174,10 @@ def run_plan(
         )
     if plot is not None and result.rows:
         _plot(result, plot)
+    if wh is not None:
+        if result.rows:
+            wh.insert_rows("plan_rows", result.rows)
+        wh.insert_rows("plan_summaries", [result.summary])
     return result
 
 
@@ -115,6 +192,8 @@ def _run(args: argparse.Namespace) -> int:
         tariff_path=args.tariff,
         out=args.out,
         plot=args.plot,
+        warehouse_url=args.warehouse,
+        from_now=args.from_now,
     )
     s = result.summary
     if args.json:
@@ -147,7 +226,8 @@ def _run(args: argparse.Namespace) -> int:
     else:
         print("  vs no DRA: the nominations cannot be met without DRA")
     print(
-        f"  NOW: {s.current_hour_flow_bph:,.0f} bbl/h, {s.current_hour_pumps_running} pumps, "
+        f"  >>> NOW ({result.rows[0].hour_start:%Y-%m-%d %H:%M} UTC): set "
+        f"{s.current_hour_flow_bph:,.0f} bbl/h, {s.current_hour_pumps_running} pumps, "
         f"{s.current_hour_dra_ppm:.2f} ppm"
     )
     return 0
