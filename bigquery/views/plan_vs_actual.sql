@@ -4,17 +4,23 @@
 -- energy row. Realised flow is the hour's volume (bbl in one hour = bbl/h);
 -- realised ppm is volume-weighted, DRA gallons over gallons of product. Hours with
 -- a plan and no data yet have NULL actuals; deltas are actual minus plan.
-WITH plan AS (
+WITH summaries AS (
   SELECT
-    r.*,
-    s.created_ts AS plan_created_ts
-  FROM plan_rows AS r
-  JOIN plan_summaries AS s
-    ON r.plan_id = s.plan_id AND r.skid_id = s.skid_id
+    plan_id AS summary_plan_id,
+    skid_id AS summary_skid_id,
+    created_ts AS plan_created_ts
+  FROM plan_summaries
+),
+plan AS (
+  SELECT
+    *
+  FROM plan_rows
+  JOIN summaries
+    ON plan_id = summary_plan_id AND skid_id = summary_skid_id
   WHERE TRUE
   QUALIFY ROW_NUMBER() OVER (
-    PARTITION BY r.skid_id, r.hour_start
-    ORDER BY s.created_ts DESC, r.plan_id DESC
+    PARTITION BY skid_id, hour_start
+    ORDER BY plan_created_ts DESC, plan_id DESC
   ) = 1
 ),
 latest AS (
