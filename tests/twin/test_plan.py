@@ -133,7 +133,8 @@ def test_milp_cost_equals_dynamic_programme(site_config: SiteConfig, batches, ho
     expected = _dp_optimum(site_config, nominations, hours, table)
     assert expected is not None
     assert outcome.status == PlanStatus.OPTIMAL
-    assert outcome.objective_usd == pytest.approx(expected, rel=1e-6)
+    # Equal up to the solver's feasibility tolerance (1e-6 on bounds).
+    assert outcome.objective_usd == pytest.approx(expected, rel=1e-5)
 
 
 _PRODUCTS = st.sampled_from(["ULSD", "RBOB", "JET"])
@@ -161,7 +162,7 @@ def test_every_plan_passes_the_checker_and_keeps_dra_out_of_jet(
             start=START,
             hours=hours,
             tariff_usd_per_kwh=tuple(prices),
-            time_limit_s=20.0,
+            time_limit_s=10.0,
             continuous_flow=continuous,
         ),
     )

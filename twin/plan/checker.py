@@ -30,6 +30,8 @@ __all__ = ["CheckReport", "CheckedHour", "PlannedHour", "check_plan"]
 _PSI_TOL = 0.01
 _PPM_TOL = 1e-6
 _GAL_TOL = 1e-3
+_BBL_TOL = 1.0
+"""A barrel short of a deadline, or over the nominations, is solver round-off."""
 
 
 @dataclass(frozen=True)
@@ -214,7 +216,7 @@ def check_plan(
             )
         )
         for b, d in enumerate(inputs.deadline_hour):
-            if d is not None and max(d, 0) == h + 1 and volume < ends[b] * (1 - 1e-9) - 1e-6:
+            if d is not None and max(d, 0) == h + 1 and volume < ends[b] - _BBL_TOL:
                 report.violations.append(
                     f"{tag}: batch {inputs.batches[b].batch_id} due; {volume:,.0f} bbl pumped "
                     f"of the {ends[b]:,.0f} needed by then"
@@ -229,7 +231,7 @@ def check_plan(
             report.violations.append(
                 f"day {day}: {count} pump starts, at most {skid.max_pump_starts_per_day}"
             )
-    if volume > inputs.total_bbl + volume_tolerance_bbl + 1e-6:
+    if volume > inputs.total_bbl + volume_tolerance_bbl + _BBL_TOL:
         report.violations.append(
             f"pumps {volume:,.0f} bbl, beyond the {inputs.total_bbl:,.0f} bbl nominated"
         )

@@ -6,13 +6,11 @@ constraint (a batch that cannot be pumped by its deadline under MAOP, say), and 
 rows. Every plan it returns has been recomputed by the independent checker; the
 costs, savings and per-hour figures reported are the checker's.
 
-Solving: requests whose batch interfaces can pass in few enough hours go to the full
-MILP. Larger ones (the reference week: each interface may pass in any of dozens of
-hours, and HiGHS then finds no feasible point in a minute) are solved as the same
-MILP with the cumulative volume held within a window around the LP relaxation's
-trajectory, widened while time is left; the gap is then measured against the LP
-relaxation of the full model, a valid lower bound, so the reported gap is never
-flattering.
+Solving: the full MILP gets most of the time limit. Should it end without a feasible
+point, the rest goes to the same MILP with the cumulative volume held within windows
+around the LP relaxation's trajectory, and the gap is then measured against the LP
+relaxation of the full model, a valid lower bound: the reported gap is never the
+restricted model's.
 """
 
 from __future__ import annotations
@@ -29,13 +27,13 @@ from twin.plan.baselines import operator_rule_plan
 from twin.plan.batches import batches_in_interval
 from twin.plan.checker import CheckReport, PlannedHour, check_plan
 from twin.plan.inputs import Nominations, PlanInputs, PlanSettings, resolve_inputs
-from twin.plan.model import MilpOutcome, VolumeBounds, solve_milp, volume_bounds
+from twin.plan.model import MilpOutcome, VolumeBounds, solve_milp
 from twin.plan.operating_table import OperatingTable, build_table
 
 __all__ = ["PlanResult", "make_plan"]
 
-_FULL_MODEL_MAX_OPEN = 150
-"""Above this many open (hour, interface) pairs the full MILP goes to the fallback."""
+_FULL_MODEL_SHARE = 0.7
+"""Share of the time limit the full MILP gets before the windowed fallback."""
 _WINDOW_BBL = 30_000.0
 """Half-width of the first volume window around the LP trajectory in the fallback;
 it doubles, up to :data:`_MAX_WINDOW_BBL`, while time is left and the gap is open."""
@@ -86,18 +84,6 @@ def _precheck(inputs: PlanInputs, table: OperatingTable) -> str | None:
     return None
 
 
-def _open_interface_hours(inputs: PlanInputs, table: OperatingTable) -> int:
-    """Hours x interfaces whose order the volume bounds leave open (a binary each)."""
-    max_flow = {b.product_code: table.max_feasible_flow_bph(b.product_code) for b in inputs.batches}
-    bounds = volume_bounds(inputs, max_flow, table.flow_step_bph)
-    return sum(
-        1
-        for low, high in zip(bounds.low_bbl, bounds.high_bbl, strict=True)
-        for end in inputs.batch_end_bbl[:-1]
-        if low < end < high
-    )
-
-
 def _solve(
     inputs: PlanInputs, table: OperatingTable, *, allow_dra: bool = True, limit: float
 ) -> MilpOutcome:
@@ -107,11 +93,12 @@ def _solve(
     def left() -> float:
         return limit - (time.perf_counter() - t0)
 
-    if _open_interface_hours(inputs, table) <= _FULL_MODEL_MAX_OPEN:
-        return solve_milp(inputs, table, time_limit_s=limit, allow_dra=allow_dra)
-    lp = solve_milp(inputs, table, relax=True, allow_dra=allow_dra, time_limit_s=limit)
+    full = solve_milp(inputs, table, time_limit_s=limit * _FULL_MODEL_SHARE, allow_dra=allow_dra)
+    if full.decisions is not None or full.status == PlanStatus.INFEASIBLE or left() < 1.0:
+        return full
+    lp = solve_milp(inputs, table, relax=True, allow_dra=allow_dra, time_limit_s=left())
     if lp.volume_bbl is None or lp.objective_usd is None:
-        return lp
+        return lp if lp.status == PlanStatus.INFEASIBLE else full
     best: MilpOutcome | None = None
     width = _WINDOW_BBL
     while left() > 0.5 and width <= _MAX_WINDOW_BBL:
@@ -123,20 +110,12 @@ def _solve(
             inputs, table, window=window, time_limit_s=left(), allow_dra=allow_dra
         )
         width *= 2.0
-        if restricted.objective_usd is None:
-            continue
-        if (
+        if restricted.objective_usd is not None and (
             best is None
             or best.objective_usd is None
-            or (restricted.objective_usd < best.objective_usd)
+            or restricted.objective_usd < best.objective_usd
         ):
             best = restricted
-        best_usd = restricted.objective_usd if best is restricted else best.objective_usd
-        if (
-            best_usd is not None
-            and (best_usd - lp.objective_usd) / max(best_usd, 1e-9) <= inputs.settings.relative_gap
-        ):
-            break
     elapsed = time.perf_counter() - t0
     if best is None or best.decisions is None or best.objective_usd is None:
         return MilpOutcome(
@@ -147,10 +126,10 @@ def _solve(
             best_bound_usd=lp.objective_usd,
             relative_gap=None,
             solve_time_s=elapsed,
-            time_limit_reached=elapsed >= limit * 0.98,
-            variables=lp.variables,
-            binaries=lp.binaries,
-            constraints=lp.constraints,
+            time_limit_reached=True,
+            variables=full.variables,
+            binaries=full.binaries,
+            constraints=full.constraints,
         )
     bound = lp.objective_usd
     gap = max(0.0, best.objective_usd - bound) / max(best.objective_usd, 1e-9)
@@ -163,10 +142,10 @@ def _solve(
         best_bound_usd=bound,
         relative_gap=gap,
         solve_time_s=elapsed,
-        time_limit_reached=elapsed >= limit * 0.98,
-        variables=lp.variables,
-        binaries=lp.binaries,
-        constraints=lp.constraints,
+        time_limit_reached=True,
+        variables=full.variables,
+        binaries=full.binaries,
+        constraints=full.constraints,
         volume_bbl=best.volume_bbl,
     )
 
