@@ -56,7 +56,7 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         "--start", type=_aware, default=None, help="first hour (default: now, on the hour)"
     )
     p.add_argument("--hours", type=int, default=168, help="horizon, hours (default 168)")
-    p.add_argument("--time-limit-s", type=float, default=30.0, help="solver time limit, s")
+    p.add_argument("--time-limit-s", type=float, default=60.0, help="solver time limit, s")
     p.add_argument("--gap", type=float, default=0.001, help="relative gap target (0.001 = 0.1 %%)")
     p.add_argument("--json", action="store_true", help="print the summary as JSON")
     p.add_argument("--out", type=Path, default=None, help="write rows and summary here")
@@ -121,7 +121,7 @@ def run_plan(
     *,
     start: datetime | None = None,
     hours: int = 168,
-    time_limit_s: float = 30.0,
+    time_limit_s: float = 60.0,
     gap: float = 0.001,
     tariff_path: Path | None = None,
     out: Path | None = None,

@@ -211,3 +211,17 @@ def test_summary_reports_solver_gap_limits_and_baselines(site_config: SiteConfig
     assert s.saving_vs_operator_usd == pytest.approx(s.baseline_operator_cost_usd - total)
     assert len(result.rows) == 10 and result.rows[0].is_current_hour
     assert sum(r.line_flow_bph for r in result.rows) == pytest.approx(350_000.0, abs=1.0)
+
+
+def test_demand_charge_is_billed_on_the_peak_and_lowers_it(site_config: SiteConfig) -> None:
+    nominations = _nominations([("ULSD", 180_000.0, 4), ("RBOB", 150_000.0, 8)])
+    settings = PlanSettings(start=START, hours=8, time_limit_s=20.0)
+    without = make_plan(site_config, nominations, settings)
+    tariff = site_config.tariff.model_copy(update={"demand_charge_usd_per_kw": 2.0})
+    charged_config = site_config.model_copy(update={"tariff": tariff})
+    charged = make_plan(charged_config, nominations, settings)
+    assert charged.summary.checker_passed and without.summary.demand_charge_usd == 0.0
+    peak_without = max(r.electric_kw for r in without.rows)
+    peak_charged = max(r.electric_kw for r in charged.rows)
+    assert charged.summary.demand_charge_usd == pytest.approx(2.0 * peak_charged)
+    assert peak_charged < peak_without

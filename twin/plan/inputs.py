@@ -108,7 +108,7 @@ class PlanSettings:
 
     start: datetime
     hours: int = 168
-    time_limit_s: float = 30.0
+    time_limit_s: float = 60.0
     relative_gap: float = 0.001
     flow_levels: int = 6
     ppm_pieces: int = 4

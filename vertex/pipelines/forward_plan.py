@@ -23,7 +23,7 @@ def forward_plan(
     nominations_path: str = "",
     start_iso: str = "",
     hours: int = 168,
-    time_limit_s: float = 30.0,
+    time_limit_s: float = 60.0,
     gap: float = 0.001,
 ) -> None:
     loaded = load_inputs(
