@@ -225,3 +225,12 @@ def test_demand_charge_is_billed_on_the_peak_and_lowers_it(site_config: SiteConf
     peak_charged = max(r.electric_kw for r in charged.rows)
     assert charged.summary.demand_charge_usd == pytest.approx(2.0 * peak_charged)
     assert peak_charged < peak_without
+
+
+def test_an_empty_dra_tank_is_named_when_volumes_need_dra(site_config: SiteConfig) -> None:
+    # 240,000 bbl of ULSD in 4 h needs 60,000 bbl/h, which takes DRA under MAOP: with
+    # an empty tank and no delivery there is no plan, and the tank is the reason.
+    nominations = _nominations([("ULSD", 240_000.0, 4), ("RBOB", 50_000.0, None)], tank=0.0)
+    result = make_plan(site_config, nominations, PlanSettings(start=START, hours=6))
+    assert result.summary.status == PlanStatus.INFEASIBLE
+    assert "DRA in the tank" in result.summary.message

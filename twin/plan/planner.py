@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import time
 import uuid
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 
 from schemas.plan import BindingConstraint, PlanRow, PlanStatus, PlanSummary
@@ -150,6 +150,37 @@ def _solve(
     )
 
 
+def _diagnose(inputs: PlanInputs, table: OperatingTable) -> str:
+    """Which constraint makes a request infeasible once each deadline alone is known to
+    be reachable: re-solve with the pump starts limit lifted, then with the DRA tank
+    lifted, and name the first whose removal makes a plan exist."""
+    config = inputs.config
+    skid = config.skid(inputs.skid_id)
+    quick = replace(inputs.settings, time_limit_s=min(10.0, inputs.settings.time_limit_s))
+    many_starts = skid.model_copy(update={"max_pump_starts_per_day": 24 * len(skid.pumps)})
+    big_tank = skid.model_copy(update={"tank_capacity_gal": 1e9})
+    trials = [
+        (
+            f"the pump starts limit ({skid.max_pump_starts_per_day} per day)",
+            config.model_copy(update={"skids": [many_starts]}),
+            inputs.nominations,
+        ),
+        (
+            "the DRA in the tank (initial level and deliveries) or its capacity at a delivery",
+            config.model_copy(update={"skids": [big_tank]}),
+            inputs.nominations.model_copy(update={"initial_tank_gal": 1e8}),
+        ),
+    ]
+    for what, trial_config, trial_nominations in trials:
+        trial = resolve_inputs(trial_config, trial_nominations, quick)
+        if solve_milp(trial, table).decisions is not None:
+            return f"infeasible: the deadlines cannot be met within {what}"
+    return (
+        "infeasible: the deadlines cannot all be met together under MAOP with the pump "
+        "envelopes and the plan's flow levels, although each alone can"
+    )
+
+
 def _binding(inputs: PlanInputs, report: CheckReport) -> list[list[str]]:
     config = inputs.config
     skid = config.skid(inputs.skid_id)
@@ -240,15 +271,12 @@ def make_plan(
         return PlanResult([], summary, None, inputs)
     outcome = _solve(inputs, table, limit=settings.time_limit_s)
     if outcome.decisions is None:
-        message = {
-            PlanStatus.INFEASIBLE: (
-                "infeasible: no plan meets every deadline together with the DRA tank "
-                "(initial level and deliveries), the pump starts limit "
-                f"({config.skid(nominations.skid_id).max_pump_starts_per_day}/day) and the "
-                "pump envelopes; each deadline alone can be met under MAOP"
-            ),
-            PlanStatus.NO_SOLUTION: "no feasible plan found within the time limit",
-        }.get(outcome.status, f"solver ended with {outcome.status.value}")
+        if outcome.status == PlanStatus.INFEASIBLE:
+            message = _diagnose(inputs, table)
+        elif outcome.status == PlanStatus.NO_SOLUTION:
+            message = "no feasible plan found within the time limit"
+        else:
+            message = f"solver ended with {outcome.status.value}"
         summary = PlanSummary(
             status=outcome.status,
             message=message,
