@@ -32,7 +32,7 @@ from twin.plan.operating_table import OperatingTable, build_table
 
 __all__ = ["PlanResult", "make_plan"]
 
-_FULL_MODEL_SHARE = 0.7
+_FULL_MODEL_SHARE = 0.85
 """Share of the time limit the full MILP gets before the windowed fallback."""
 _WINDOW_BBL = 30_000.0
 """Half-width of the first volume window around the LP trajectory in the fallback;
