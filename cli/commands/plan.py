@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import argparse
 import json
-from datetime import datetime
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -247,7 +247,7 @@ def _plot(result: PlanResult, path: Path) -> None:
         for r in rows:
             ax.axvspan(
                 r.hour_start,
-                r.hour_start.replace(minute=59),
+                r.hour_start + timedelta(hours=1),
                 color=colours.get(r.product_code, "#dddddd"),
                 alpha=0.25,
                 linewidth=0,
@@ -264,7 +264,14 @@ def _plot(result: PlanResult, path: Path) -> None:
     ax_p.step(x, [r.discharge_psig for r in rows], where="post", color="tab:blue")
     ax_p.axhline(rows[0].maop_psig, color="tab:red", linestyle="--", label="MAOP")
     ax_p.set_ylabel("discharge (psig)")
-    ax_p.legend(loc="lower right")
+    from matplotlib.patches import Patch
+
+    handles = ax_p.get_legend_handles_labels()[0] + [
+        Patch(color=c, alpha=0.25, label=code)
+        for code, c in colours.items()
+        if any(r.product_code == code for r in rows)
+    ]
+    ax_p.legend(handles=handles, loc="lower right", ncol=4)
     s = result.summary
     ax_flow.set_title(
         f"{s.skid_id} plan {s.status.value}: saving vs operator rule "
