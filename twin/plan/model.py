@@ -53,11 +53,9 @@ __all__ = ["HourDecision", "MilpOutcome", "solve_milp"]
 class HourDecision:
     """What the plan does in one hour."""
 
-    option_index: int
     flow_bph: float
     pumps_running: int
     ppm: float
-    dra_gal: float
 
 
 @dataclass(frozen=True)
@@ -75,7 +73,6 @@ class MilpOutcome:
     variables: int
     binaries: int
     constraints: int
-    message: str = ""
     volume_bbl: tuple[float, ...] | None = None
 
 
@@ -466,15 +463,7 @@ def solve_milp(
         flow = option.flow_bph
         if key in trims[h]:
             flow = min(option.flow_max_bph, flow + max(0.0, value(trims[h][key])))
-        decisions.append(
-            HourDecision(
-                option_index=k,
-                flow_bph=flow,
-                pumps_running=option.pumps,
-                ppm=ppm,
-                dra_gal=float(dra.dra_gph_for_ppm(ppm, flow)),
-            )
-        )
+        decisions.append(HourDecision(flow_bph=flow, pumps_running=option.pumps, ppm=ppm))
     obj, bound = answer.objective, answer.bound
     gap = max(0.0, obj - bound) / max(abs(obj), 1e-9)
     return MilpOutcome(
