@@ -180,6 +180,9 @@ def test_every_plan_passes_the_checker_and_keeps_dra_out_of_jet(
             for b in present
         ):
             assert row.dra_ppm == 0.0
+        assert nominations.batches[present[0]].product_code == row.product_code
+        if site_config.product(row.product_code).max_dra_ppm == 0:
+            assert row.dra_ppm == 0.0
         volume += row.line_flow_bph
 
 
@@ -234,3 +237,13 @@ def test_an_empty_dra_tank_is_named_when_volumes_need_dra(site_config: SiteConfi
     result = make_plan(site_config, nominations, PlanSettings(start=START, hours=6))
     assert result.summary.status == PlanStatus.INFEASIBLE
     assert "DRA in the tank" in result.summary.message
+
+
+def test_a_barrel_short_of_an_interface_is_the_next_batch() -> None:
+    ends = [100_000.0, 150_000.0, 400_000.0]
+    assert batch_at(ends, 99_999.5) == 1  # round-off: the interface has passed
+    assert batch_at(ends, 99_990.0) == 0
+    assert batches_in_interval(ends, 99_999.5, 140_000.0) == [1]
+    assert batches_in_interval(ends, 90_000.0, 160_000.0) == [0, 1, 2]
+    assert batches_in_interval(ends, 120_000.0, 120_000.0) == [1]
+    assert batch_at(ends, 500_000.0) == 2  # the last batch keeps flowing

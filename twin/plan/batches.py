@@ -12,21 +12,21 @@ from collections.abc import Sequence
 
 __all__ = ["batch_at", "batches_in_interval"]
 
+_MIN_PASSING_BBL = 1.0
+"""Less than a barrel of a batch passing in an hour is round-off, not an interface."""
+
 
 def batch_at(batch_end_bbl: Sequence[float], volume_bbl: float) -> int:
     """Index of the batch at the injection point once ``volume_bbl`` has passed.
 
-    At an exact interface the next batch is the one arriving. The last batch absorbs
-    any volume beyond the nominations (it is what keeps flowing).
+    At an interface (within a barrel of it: solver round-off) the next batch is the one
+    arriving. The last batch absorbs any volume beyond the nominations (it is what
+    keeps flowing).
     """
     for b, end in enumerate(batch_end_bbl):
-        if volume_bbl < end:
+        if volume_bbl + _MIN_PASSING_BBL < end:
             return b
     return len(batch_end_bbl) - 1
-
-
-_MIN_PASSING_BBL = 1.0
-"""Less than a barrel of a batch passing in an hour is round-off, not an interface."""
 
 
 def batches_in_interval(
