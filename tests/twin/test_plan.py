@@ -247,3 +247,28 @@ def test_a_barrel_short_of_an_interface_is_the_next_batch() -> None:
     assert batches_in_interval(ends, 90_000.0, 160_000.0) == [0, 1, 2]
     assert batches_in_interval(ends, 120_000.0, 120_000.0) == [1]
     assert batch_at(ends, 500_000.0) == 2  # the last batch keeps flowing
+
+
+def test_windowed_fallback_plan_is_checked_and_gapped_against_the_lp_bound(
+    site_config: SiteConfig,
+) -> None:
+    # The full MILP gets no time at all, so the plan comes from the fallback: the same
+    # MILP within volume windows around the LP trajectory.
+    nominations = _nominations(
+        [("RBOB", 300_000.0, 8), ("JET", 200_000.0, 14), ("ULSD", 350_000.0, 24)]
+    )
+    settings = PlanSettings(start=START, hours=24, time_limit_s=30.0, full_model_time_share=0.0)
+    result = make_plan(site_config, nominations, settings)
+    s = result.summary
+    assert s.status in (PlanStatus.OPTIMAL, PlanStatus.FEASIBLE)
+    assert s.checker_passed and len(result.rows) == 24
+    assert s.time_limit_reached == (s.solve_time_s >= 0.98 * 30.0)
+    lp = solve_milp(
+        result.inputs,
+        build_table(site_config, "ATL-01", {"RBOB", "JET", "ULSD"}, 60.0, 6, 4, START),
+        relax=True,
+    )
+    assert s.best_bound_usd == pytest.approx(lp.objective_usd, rel=1e-6)
+    assert s.relative_gap == pytest.approx(
+        (s.objective_usd - s.best_bound_usd) / s.objective_usd, abs=1e-9
+    )

@@ -104,6 +104,8 @@ class PlanSettings:
 
     ``tariff_usd_per_kwh`` overrides the config's time-of-use tariff with one price
     per hour (tests and what-if studies); ``None`` reads the config's tariff.
+    ``full_model_time_share`` is the share of the time limit the full MILP gets before
+    the windowed fallback (:mod:`twin.plan.planner`).
     """
 
     start: datetime
@@ -113,6 +115,7 @@ class PlanSettings:
     flow_levels: int = 6
     ppm_pieces: int = 4
     continuous_flow: bool = True
+    full_model_time_share: float = 0.85
     solver: str = "HIGHS"
     tariff_usd_per_kwh: tuple[float, ...] | None = None
     plan_id: str | None = None

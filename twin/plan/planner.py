@@ -32,8 +32,6 @@ from twin.plan.operating_table import OperatingTable, build_table
 
 __all__ = ["PlanResult", "make_plan"]
 
-_FULL_MODEL_SHARE = 0.85
-"""Share of the time limit the full MILP gets before the windowed fallback."""
 _WINDOW_BBL = 30_000.0
 """Half-width of the first volume window around the LP trajectory in the fallback;
 it doubles, up to :data:`_MAX_WINDOW_BBL`, while time is left and the gap is open."""
@@ -93,12 +91,15 @@ def _solve(
     def left() -> float:
         return limit - (time.perf_counter() - t0)
 
-    full = solve_milp(inputs, table, time_limit_s=limit * _FULL_MODEL_SHARE, allow_dra=allow_dra)
-    if full.decisions is not None or full.status == PlanStatus.INFEASIBLE or left() < 1.0:
-        return full
+    share = inputs.settings.full_model_time_share
+    full = None
+    if share > 0.0:
+        full = solve_milp(inputs, table, time_limit_s=limit * share, allow_dra=allow_dra)
+        if full.decisions is not None or full.status == PlanStatus.INFEASIBLE or left() < 1.0:
+            return full
     lp = solve_milp(inputs, table, relax=True, allow_dra=allow_dra, time_limit_s=left())
     if lp.volume_bbl is None or lp.objective_usd is None:
-        return lp if lp.status == PlanStatus.INFEASIBLE else full
+        return lp if lp.status == PlanStatus.INFEASIBLE or full is None else full
     best: MilpOutcome | None = None
     width = _WINDOW_BBL
     while left() > 0.5 and width <= _MAX_WINDOW_BBL:
@@ -126,10 +127,10 @@ def _solve(
             best_bound_usd=lp.objective_usd,
             relative_gap=None,
             solve_time_s=elapsed,
-            time_limit_reached=True,
-            variables=full.variables,
-            binaries=full.binaries,
-            constraints=full.constraints,
+            time_limit_reached=elapsed >= limit * 0.98,
+            variables=lp.variables,
+            binaries=lp.binaries,
+            constraints=lp.constraints,
         )
     bound = lp.objective_usd
     gap = max(0.0, best.objective_usd - bound) / max(best.objective_usd, 1e-9)
@@ -142,10 +143,10 @@ def _solve(
         best_bound_usd=bound,
         relative_gap=gap,
         solve_time_s=elapsed,
-        time_limit_reached=True,
-        variables=full.variables,
-        binaries=full.binaries,
-        constraints=full.constraints,
+        time_limit_reached=elapsed >= limit * 0.98,
+        variables=best.variables,
+        binaries=best.binaries,
+        constraints=best.constraints,
         volume_bbl=best.volume_bbl,
     )
 
