@@ -57,7 +57,10 @@ def _precheck(inputs: PlanInputs, table: OperatingTable) -> str | None:
     for b, d in enumerate(inputs.deadline_hour):
         if d is not None and d <= 0:
             batch = inputs.batches[b]
-            return f"infeasible: batch {batch.batch_id} is due {batch.deadline}, before the first hour ends"
+            return (
+                f"infeasible: batch {batch.batch_id} is due {batch.deadline}, "
+                "before the first hour ends"
+            )
     volume = 0.0
     fastest: list[float] = [0.0]
     for _ in range(inputs.hours):
