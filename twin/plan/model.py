@@ -160,6 +160,10 @@ def _status(code: int) -> PlanStatus:
     return PlanStatus.ERROR
 
 
+_KBBL = 1e-3
+"""Volumes and flows enter the model in thousands of barrels (bbl x 1e-3): in barrels
+the matrix spans 2e-2 to 9e6 and HiGHS warns of excessively large bounds."""
+
 _Expr: TypeAlias = Any
 """A pywraplp linear expression or variable (untyped library), or a float constant."""
 
@@ -274,7 +278,8 @@ def solve_milp(
         if d is not None:
             due[min(max(d, 0), hours)] = max(due[min(max(d, 0), hours)], ends[b])
     volume = [
-        solver.NumVar(bounds.low_bbl[h], bounds.high_bbl[h], f"V{h}") for h in range(hours + 1)
+        solver.NumVar(bounds.low_bbl[h] * _KBBL, bounds.high_bbl[h] * _KBBL, f"V{h}")
+        for h in range(hours + 1)
     ]
     solver.Add(volume[0] == 0.0)
     inflow: dict[int, list[_Expr]] = {0: [1.0]}
@@ -300,7 +305,7 @@ def solve_milp(
             in_volume = sum(inflow_volume[b])
             if due[h] > 0.0:
                 # Deadlines hold on every path, not only on average over paths.
-                solver.Add(in_volume >= due[h] * weight)
+                solver.Add(in_volume >= due[h] * _KBBL * weight)
             out_weight: list[_Expr] = []
             out_volume: list[_Expr] = []
             p = batches[b].product_code
@@ -322,13 +327,13 @@ def solve_milp(
                     key = (k, b, b2)
                     x[key] = xv
                     arc_x.append(xv)
-                    arc_flow.append(options[k].flow_bph * xv)
+                    arc_flow.append(options[k].flow_bph * _KBBL * xv)
                     if k == 0:
                         continue
                     e = solver.NumVar(0.0, inf, f"e{h}_{k}_{b}_{b2}")
                     e_vars.append(e)
                     env = envs[k]
-                    span = options[k].flow_max_bph - options[k].flow_bph
+                    span = (options[k].flow_max_bph - options[k].flow_bph) * _KBBL
                     trim_kw: _Expr = 0.0
                     if span > 0.0:
                         t = solver.NumVar(0.0, span, f"t{h}_{k}_{b}_{b2}")
@@ -354,13 +359,17 @@ def solve_milp(
                 if not arc_x:
                     continue
                 taken = sum(arc_x)
-                u = solver.NumVar(0.0, end_of(b), f"u{h}_{b}_{b2}")
+                u = solver.NumVar(0.0, end_of(b) * _KBBL, f"u{h}_{b}_{b2}")
                 arc_total: _Expr = sum(arc_flow)
                 # Start in b: V[h] in [start_b, end_b); end in b2: V[h+1] in [start_b2, end_b2].
-                solver.Add(u >= max(start_of(b), bounds.low_bbl[h]) * taken)
-                solver.Add(u <= min(end_of(b), bounds.high_bbl[h]) * taken)
-                solver.Add(u + arc_total >= max(start_of(b2), bounds.low_bbl[h + 1]) * taken)
-                solver.Add(u + arc_total <= min(end_of(b2), bounds.high_bbl[h + 1]) * taken)
+                lo_in = max(start_of(b), bounds.low_bbl[h]) * _KBBL
+                hi_in = min(end_of(b), bounds.high_bbl[h]) * _KBBL
+                lo_out = max(start_of(b2), bounds.low_bbl[h + 1]) * _KBBL
+                hi_out = min(end_of(b2), bounds.high_bbl[h + 1]) * _KBBL
+                solver.Add(u >= lo_in * taken)
+                solver.Add(u <= hi_in * taken)
+                solver.Add(u + arc_total >= lo_out * taken)
+                solver.Add(u + arc_total <= hi_out * taken)
                 out_weight.append(taken)
                 out_volume.append(u)
                 next_inflow.setdefault(b2, []).append(taken)
@@ -381,29 +390,35 @@ def solve_milp(
     solver.Add(volume[hours] == sum(sum(v) for v in inflow_volume.values()))
     if due[hours] > 0.0:
         for b, arriving in inflow.items():
-            solver.Add(sum(inflow_volume[b]) >= due[hours] * sum(arriving))
+            solver.Add(sum(inflow_volume[b]) >= due[hours] * _KBBL * sum(arriving))
 
     for b, d in enumerate(inputs.deadline_hour):
         if d is not None:
-            solver.Add(volume[min(max(d, 0), hours)] >= ends[b])
-    solver.Add(volume[hours] <= inputs.total_bbl + tol_bbl)
+            solver.Add(volume[min(max(d, 0), hours)] >= ends[b] * _KBBL)
+    solver.Add(volume[hours] <= (inputs.total_bbl + tol_bbl) * _KBBL)
 
     # Two tank trajectories bracket the real one: gallons booked at the top of each
     # option's flow range (the most DRA the hour can use) must never empty the tank,
     # gallons at the bottom (the least) must never overfill it at a delivery.
+    # Each trajectory is a chain of level variables, one per hour, not a running sum
+    # written out in every hour's constraint: that put O(hours^2) nonzeros in the
+    # matrix (the reference week: 233,000 nonzeros with running sums, 72,000 without).
     initial = inputs.nominations.initial_tank_gal + inputs.delivery_gal_at_hour[0]
-    low_tank: _Expr = initial
-    high_tank: _Expr = initial
     if initial > skid.tank_capacity_gal:
         solver.Add(solver.NumVar(0.0, 0.0, "tank_over") >= 1.0)
+    low_tank: _Expr = initial
+    high_tank: _Expr = initial
     for h in range(hours):
-        low_tank = low_tank - gal[h]
-        high_tank = high_tank - gal_low[h]
-        solver.Add(low_tank >= 0.0)
-        if inputs.delivery_gal_at_hour[h + 1] > 0:
-            low_tank = low_tank + inputs.delivery_gal_at_hour[h + 1]
-            high_tank = high_tank + inputs.delivery_gal_at_hour[h + 1]
-            solver.Add(high_tank <= skid.tank_capacity_gal)
+        delivery = inputs.delivery_gal_at_hour[h + 1]
+        level = solver.NumVar(0.0, inf, f"tank_low{h}")
+        solver.Add(level == low_tank - gal[h])
+        low_tank = level + delivery
+        if any(inputs.delivery_gal_at_hour[h + 1 :]):
+            top = solver.NumVar(-inf, inf, f"tank_high{h}")
+            solver.Add(top == high_tank - gal_low[h])
+            high_tank = top + delivery
+            if delivery > 0:
+                solver.Add(high_tank <= skid.tank_capacity_gal)
 
     starts = [solver.NumVar(0.0, inf, f"s{h}") for h in range(hours)]
     previous: _Expr = float(inputs.nominations.initial_pumps_running)
@@ -451,7 +466,7 @@ def solve_milp(
             relative_gap=0.0,
             solve_time_s=elapsed,
             time_limit_reached=False,
-            volume_bbl=tuple(value(v) for v in volume),
+            volume_bbl=tuple(value(v) / _KBBL for v in volume),
             **stats,
         )
     decisions = []
@@ -462,7 +477,7 @@ def solve_milp(
         option = options[k]
         flow = option.flow_bph
         if key in trims[h]:
-            flow = min(option.flow_max_bph, flow + max(0.0, value(trims[h][key])))
+            flow = min(option.flow_max_bph, flow + max(0.0, value(trims[h][key])) / _KBBL)
         decisions.append(HourDecision(flow_bph=flow, pumps_running=option.pumps, ppm=ppm))
     obj, bound = answer.objective, answer.bound
     gap = max(0.0, obj - bound) / max(abs(obj), 1e-9)
@@ -475,7 +490,7 @@ def solve_milp(
         relative_gap=gap,
         solve_time_s=elapsed,
         time_limit_reached=answer.time_limit_reached,
-        volume_bbl=tuple(value(v) for v in volume),
+        volume_bbl=tuple(value(v) / _KBBL for v in volume),
         **stats,
     )
 
