@@ -55,6 +55,28 @@ resource "google_bigquery_dataset_iam_member" "dataflow_writes_dataset" {
   member     = google_service_account.dataflow.member
 }
 
+# Staging, temp files and BigQuery load files of the job; the launcher VM of the
+# Flex Template runs as this account too and reads the template spec.
+resource "google_storage_bucket_iam_member" "dataflow_uses_temp" {
+  bucket = google_storage_bucket.buckets["dataflow-temp"].name
+  role   = "roles/storage.objectAdmin"
+  member = google_service_account.dataflow.member
+}
+
+resource "google_storage_bucket_iam_member" "dataflow_reads_templates" {
+  bucket = google_storage_bucket.buckets["templates"].name
+  role   = "roles/storage.objectViewer"
+  member = google_service_account.dataflow.member
+}
+
+# The launcher and the workers run the image built from beam/Dockerfile.
+resource "google_artifact_registry_repository_iam_member" "dataflow_pulls_images" {
+  location   = google_artifact_registry_repository.images.location
+  repository = google_artifact_registry_repository.images.name
+  role       = "roles/artifactregistry.reader"
+  member     = google_service_account.dataflow.member
+}
+
 # --- MQTT to Pub/Sub bridge ---
 
 resource "google_service_account" "bridge" {
@@ -74,6 +96,34 @@ resource "google_pubsub_topic_iam_member" "bridge_publishes_dead_letters" {
   topic  = google_pubsub_topic.dead_letter.name
   role   = "roles/pubsub.publisher"
   member = google_service_account.bridge.member
+}
+
+# The bridge VM pulls its image and reads the MQTT password as this account.
+resource "google_artifact_registry_repository_iam_member" "bridge_pulls_images" {
+  location   = google_artifact_registry_repository.images.location
+  repository = google_artifact_registry_repository.images.name
+  role       = "roles/artifactregistry.reader"
+  member     = google_service_account.bridge.member
+}
+
+resource "google_secret_manager_secret_iam_member" "bridge_reads_mqtt_password" {
+  secret_id = google_secret_manager_secret.mqtt_password.id
+  role      = "roles/secretmanager.secretAccessor"
+  member    = google_service_account.bridge.member
+}
+
+# The logging and monitoring agents of Container-Optimized OS write as the VM's
+# account; Cloud Logging and Monitoring offer no scope narrower than the project.
+resource "google_project_iam_member" "bridge_writes_logs" {
+  project = var.project_id
+  role    = "roles/logging.logWriter"
+  member  = google_service_account.bridge.member
+}
+
+resource "google_project_iam_member" "bridge_writes_metrics" {
+  project = var.project_id
+  role    = "roles/monitoring.metricWriter"
+  member  = google_service_account.bridge.member
 }
 
 # --- Pub/Sub service agent: needed for the subscription's dead-letter policy ---
