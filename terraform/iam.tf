@@ -139,3 +139,45 @@ resource "google_pubsub_subscription_iam_member" "pubsub_agent_acks_forwarded" {
   role         = "roles/pubsub.subscriber"
   member       = local.pubsub_service_agent
 }
+
+# --- Cloud Build (cloudbuild.yaml), when it runs as a user-managed account ---
+
+locals {
+  cloudbuild_member = var.cloudbuild_service_account == null ? null : "serviceAccount:${var.cloudbuild_service_account}"
+  cloudbuild_repositories = var.cloudbuild_service_account == null ? {} : {
+    images    = google_artifact_registry_repository.images.name
+    pipelines = google_artifact_registry_repository.pipelines.name
+  }
+  # Templates and release variables; compiled pipelines under the pipeline root.
+  cloudbuild_buckets = var.cloudbuild_service_account == null ? {} : {
+    templates     = google_storage_bucket.buckets["templates"].name
+    pipeline-root = google_storage_bucket.buckets["pipeline-root"].name
+  }
+}
+
+resource "google_artifact_registry_repository_iam_member" "cloudbuild_pushes" {
+  for_each = local.cloudbuild_repositories
+
+  location   = var.region
+  repository = each.value
+  role       = "roles/artifactregistry.writer"
+  member     = local.cloudbuild_member
+}
+
+resource "google_storage_bucket_iam_member" "cloudbuild_writes" {
+  for_each = local.cloudbuild_buckets
+
+  bucket = each.value
+  role   = "roles/storage.objectAdmin"
+  member = local.cloudbuild_member
+}
+
+# A build running as a user-managed account must write its own logs
+# (options.logging CLOUD_LOGGING_ONLY); Cloud Logging has no narrower scope.
+resource "google_project_iam_member" "cloudbuild_writes_logs" {
+  count = var.cloudbuild_service_account == null ? 0 : 1
+
+  project = var.project_id
+  role    = "roles/logging.logWriter"
+  member  = local.cloudbuild_member
+}

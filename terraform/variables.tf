@@ -127,6 +127,17 @@ variable "bridge_zone" {
   default     = null
 }
 
+variable "cloudbuild_service_account" {
+  description = "Email of the service account Cloud Build runs cloudbuild.yaml as; it gets push rights on the two repositories and write rights on the templates and pipeline-root buckets. null: grant nothing (the default Cloud Build account is managed by hand)."
+  type        = string
+  default     = null
+
+  validation {
+    condition     = var.cloudbuild_service_account == null || can(regex("^[a-z0-9-]+@[a-z0-9-]+\\.iam\\.gserviceaccount\\.com$", var.cloudbuild_service_account))
+    error_message = "cloudbuild_service_account must be a service account email."
+  }
+}
+
 variable "dataflow_container_spec_gcs_path" {
   description = "gs:// path of the Flex Template spec that Cloud Build wrote (gcloud dataflow flex-template build); null: no streaming job yet."
   type        = string

@@ -228,6 +228,8 @@ def test_iam_is_least_privilege() -> None:
         ("roles/monitoring.metricWriter", "${google_service_account.bridge.member}"),
         ("roles/bigquery.jobUser", "${google_service_account.vertex.member}"),
         ("roles/aiplatform.user", "${google_service_account.scheduler.member}"),
+        # A build running as its own account writes its logs.
+        ("roles/logging.logWriter", "${local.cloudbuild_member}"),
     }
     # The bridge publishes to its two topics, pulls its image, reads its password.
     assert _members_grants("bridge") == {
@@ -273,8 +275,16 @@ def test_bucket_grants_name_one_bucket_each() -> None:
         "dataflow_reads_templates": '${google_storage_bucket.buckets["templates"].name}',
         "vertex_uses_pipeline_root": '${google_storage_bucket.buckets["pipeline-root"].name}',
         "vertex_reads_models": '${google_storage_bucket.buckets["models"].name}',
+        "cloudbuild_writes": "${each.value}",
     }
     assert grants["dataflow_reads_templates"]["role"] == "roles/storage.objectViewer"
+    assert grants["vertex_uses_pipeline_root"]["role"] == "roles/storage.objectAdmin"
+    (cloudbuild,) = [b for b in _load("iam.tf")["locals"] if "cloudbuild_buckets" in b]
+    # Cloud Build writes templates and compiled pipelines; not data or models.
+    assert set(re.findall(r'buckets\["([a-z-]+)"\]', cloudbuild["cloudbuild_buckets"])) == {
+        "templates",
+        "pipeline-root",
+    }
     assert grants["vertex_uses_pipeline_root"]["role"] == "roles/storage.objectAdmin"
 
 
