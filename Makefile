@@ -9,7 +9,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 DEMO_DIR ?= demo-output
 
-.PHONY: venv demo test lint format bench clean
+.PHONY: venv demo test lint format bench clean compile-pipelines
 
 .tools/bin/uv:
 	$(PYTHON) -m venv .tools
@@ -35,6 +35,9 @@ test: lint
 
 demo: venv
 	$(BIN)/dra-twin demo --out $(DEMO_DIR)
+
+compile-pipelines: venv
+	$(BIN)/python -m vertex.compile vertex/compiled
 
 bench: venv
 	$(BIN)/python -m benchmarks

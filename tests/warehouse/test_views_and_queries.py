@@ -164,6 +164,7 @@ CHECKED_VIEWS = {
     "energy_daily",
     "dra_effectiveness_by_product",
     "data_quality",
+    "plan_vs_actual",  # figures checked in tests/warehouse/test_plan_vs_actual.py
 }
 CHECKED_QUERIES = {"skid_status", "energy_range", "latest_spine_state"}
 

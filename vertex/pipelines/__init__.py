@@ -1,0 +1,1 @@
+"""kfp v2 pipelines; compiled to YAML by ``make compile-pipelines``."""
