@@ -7,9 +7,13 @@ import threading
 import time
 
 import paho.mqtt.client as mqtt
+import pytest
 from google.cloud import pubsub_v1
 
 from cli.local_services import Mosquitto, PubSubEmulator
+
+# Every test here starts mosquitto or the Pub/Sub emulator.
+pytestmark = pytest.mark.integration
 
 
 def _group_alive(pgid: int) -> bool:
