@@ -198,7 +198,9 @@ class PubSubConfig(_Section):
     retry_initial_s: _PosSeconds = 0.2
     retry_max_s: _PosSeconds = 10.0
     publish_timeout_s: _PosSeconds = Field(
-        default=60.0, description="Client-side retry budget of one publish before re-queueing"
+        default=60.0,
+        description="Deadline of one Publish call; a failed call's messages are re-queued "
+        "with backoff (retry_initial_s to retry_max_s)",
     )
 
     @model_validator(mode="after")
@@ -224,7 +226,11 @@ class BridgeConfig(_Section):
         description="Readings received but not yet accepted by Pub/Sub (MQTT 5 Receive "
         "Maximum); the broker holds the rest",
     )
-    max_in_flight_bytes: int = Field(default=200_000_000, ge=PUBSUB_MAX_MESSAGE_BYTES)
+    max_in_flight_bytes: int = Field(
+        default=200_000_000,
+        ge=PUBSUB_MAX_MESSAGE_BYTES,
+        description="Bytes queued for or in flight to Pub/Sub; receiving waits above it",
+    )
     health_host: str = "0.0.0.0"
     health_port: int | None = Field(
         default=8080, ge=0, le=65_535, description="0: any free port; null: no HTTP server"
