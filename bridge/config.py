@@ -177,9 +177,11 @@ class PubSubConfig(_Section):
         description="Publish with ordering key = skid id (the topic's subscribers "
         "must enable message ordering to benefit)",
     )
-    batch_max_messages: int = Field(default=500, ge=1, le=1000)
+    # Pub/Sub's own maximum batch, 50 ms: measured against 500 and 10 ms, the bridge used
+    # ~25 % less CPU per message and the emulator less than half (README, Throughput).
+    batch_max_messages: int = Field(default=1000, ge=1, le=1000)
     batch_max_bytes: int = Field(default=1_000_000, ge=1_000, le=PUBSUB_MAX_MESSAGE_BYTES)
-    batch_max_latency_s: _PosSeconds = 0.01
+    batch_max_latency_s: _PosSeconds = 0.05
     max_message_bytes: int = Field(
         default=PUBSUB_MAX_MESSAGE_BYTES,
         ge=1_000,
