@@ -10,9 +10,9 @@ de-duplicates on (skid, source time).
 Threads: paho's network thread runs the MQTT callbacks; the publisher's thread sends
 batches and gRPC's thread completes them (acks are queued from there; paho's write
 path is thread safe); one retry thread re-publishes failed messages with exponential
-backoff. In-flight
-messages are bounded by ``max_in_flight`` (the MQTT 5 Receive Maximum, so the broker
-holds the rest; with MQTT 3.1.1 a semaphore blocks the network thread instead).
+backoff. In-flight messages are bounded by ``max_in_flight`` (the MQTT 5 Receive
+Maximum, so the broker holds the rest; with MQTT 3.1.1 waiting for a free slot blocks
+the network thread instead).
 """
 
 from __future__ import annotations
