@@ -9,7 +9,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 DEMO_DIR ?= demo-output
 
-.PHONY: venv demo test lint format bench clean compile-pipelines
+.PHONY: venv services demo test lint format bench clean compile-pipelines
 
 .tools/bin/uv:
 	$(PYTHON) -m venv .tools
@@ -21,6 +21,16 @@ $(VENV)/.synced: pyproject.toml uv.lock | $(UV)
 
 venv: $(VENV)/.synced
 
+# The real local services the demo and the tests run against: mosquitto from Debian's
+# packages (installed when missing; it does not start by itself, the code starts it on a
+# free port), and the Google Cloud CLI's Pub/Sub emulator with Java, which must be there.
+services:
+	@command -v mosquitto >/dev/null 2>&1 || [ -x /usr/sbin/mosquitto ] || { \
+	  echo "installing mosquitto (apt-get)"; \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq mosquitto >/dev/null; }
+	@command -v gcloud >/dev/null 2>&1 || { echo "error: the Google Cloud CLI (gcloud) is needed for the Pub/Sub emulator" >&2; exit 1; }
+	@command -v java >/dev/null 2>&1 || { echo "error: Java is needed for the Pub/Sub emulator" >&2; exit 1; }
+
 lint: venv
 	$(BIN)/ruff format --check .
 	$(BIN)/ruff check .
@@ -30,16 +40,16 @@ format: venv
 	$(BIN)/ruff format .
 	$(BIN)/ruff check --fix .
 
-test: lint
+test: lint services
 	$(BIN)/pytest
 
-demo: venv
+demo: venv services
 	$(BIN)/dra-twin demo --out $(DEMO_DIR)
 
 compile-pipelines: venv
 	$(BIN)/python -m vertex.compile vertex/compiled
 
-bench: venv
+bench: venv services
 	$(BIN)/python -m benchmarks
 
 clean:

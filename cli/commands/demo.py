@@ -10,6 +10,7 @@ import argparse
 from datetime import UTC, datetime
 from pathlib import Path
 
+from cli.live_stack import run_live_stack, summarise_live_run
 from cli.main import main as cli_main
 
 __all__ = ["register"]
@@ -37,8 +38,10 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p = sub.add_parser(
         "demo",
         help="run the product locally end to end",
-        description="Validate the reference config, simulate a skid-day with faults, "
-        "evaluate DRA economics and write plots under --out.",
+        description="Validate the reference config, simulate a skid-day with faults, run "
+        "the live streaming path (mosquitto, bridge, Pub/Sub emulator, streaming job, "
+        "warehouse) for a few minutes, plan the reference week, evaluate DRA economics; "
+        "outputs and plots under --out.",
     )
     p.add_argument(
         "--config", type=Path, default=_REPO / "config" / "atlanta-pilot.yaml", help="site config"
@@ -81,7 +84,26 @@ def _run(args: argparse.Namespace) -> int:
             str(out / "simulation"),
         ]
     )
-    _stage("3. DRA economics at an on-peak weekday hour (what-if across ppm)")
+    _stage("3. live: simulator -> MQTT -> bridge -> Pub/Sub emulator -> streaming job -> warehouse")
+    live = run_live_stack(args.config, out / "live")
+    summarise_live_run(live, out / "live_stream.png")
+    _stage("4. the forward plan of the reference week (written to the same warehouse)")
+    _call(
+        [
+            "plan",
+            "--config",
+            config,
+            "--nominations",
+            str(_REPO / "config" / "nominations-reference-week.yaml"),
+            "--start",
+            "2026-07-06T00:00:00-04:00",
+            "--plot",
+            str(out / "plan_week.png"),
+            "--warehouse",
+            live.warehouse_url,
+        ]
+    )
+    _stage("5. DRA economics at an on-peak weekday hour (what-if across ppm)")
     at = datetime(2026, 7, 1, 20, 0, tzinfo=UTC).isoformat()
     plot = out / "dra_sweep_ulsd.png"
     _call(
@@ -101,7 +123,7 @@ def _run(args: argparse.Namespace) -> int:
             str(plot),
         ]
     )
-    _stage("4. one operating point, jet fuel refused any DRA")
+    _stage("6. one operating point, jet fuel refused any DRA")
     _call(
         [
             "what-if",

@@ -1,0 +1,298 @@
+"""The time spine as a Beam transform: one stateful DoFn per skid, event-time timers.
+
+The DoFn only keeps readings in state and decides when to emit; the grid, the
+aggregates, the gap fill and the quality codes are :func:`twin.spine.compute_spine`,
+so batch (backfill) and streaming produce the same rows.
+
+When an event-time timer fires at ``T`` (the watermark has passed ``T``), every
+point up to ``T`` is computed, and so is every point before the newest reading's
+(its data are in: a later reading arrived). Points still within the allowed lateness
+are recomputed on each firing and re-emitted with ``revision + 1`` only when their
+content changed (a late reading, or a gap that turned out to be short). A reading
+for a point already past ``T - allowed_lateness`` is a dead letter ``TOO_LATE``.
+Duplicates of ``(source_ts, seq)`` are dropped when the state is read and counted
+once each.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import math
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+import apache_beam as beam
+import numpy as np
+from apache_beam.coders import BytesCoder, PickleCoder
+from apache_beam.metrics import Metrics
+from apache_beam.pvalue import TaggedOutput
+from apache_beam.transforms.timeutil import TimeDomain
+from apache_beam.transforms.userstate import (
+    BagStateSpec,
+    ReadModifyWriteStateSpec,
+    TimerSpec,
+    on_timer,
+)
+from apache_beam.utils.timestamp import Timestamp
+
+from schemas.dead_letter import DeadLetter, DeadLetterStage
+from schemas.site_config import SpineConfig
+from schemas.spine import SpinePoint
+from schemas.telemetry import NUMERIC_SIGNALS, TelemetryReading
+from twin.spine import ReadingColumns, compute_spine, dedupe_mask, row_fingerprint, to_spine_point
+
+__all__ = [
+    "TAG_DUPLICATES",
+    "TAG_TOO_LATE",
+    "DuplicateReading",
+    "SpineFn",
+    "TimeSpine",
+]
+
+TAG_TOO_LATE = "too_late"
+TAG_DUPLICATES = "duplicates"
+
+_NAMESPACE = "spine"
+
+_FIXED = np.dtype([("ts_s", "<f8"), ("seq", "<i8"), ("values", "<f8", (len(NUMERIC_SIGNALS),))])
+"""A reading as kept in state: this fixed part, then ``product<US>batch`` in UTF-8.
+
+One ``bytes`` per reading, not a tuple of floats: the runner's state cache measures
+the deep size of what it holds, and thousands of small objects made that the
+bottleneck of the backfill."""
+_NONE = "\x00"
+_SEPARATOR = "\x1f"
+
+
+@dataclass(frozen=True)
+class DuplicateReading:
+    """A repeated ``(skid_id, source_ts, seq)`` that was dropped (counted, not stored)."""
+
+    skid_id: str
+    source_ts: datetime
+    seq: int
+
+
+@dataclass
+class _Progress:
+    """Small per-skid state read on every element (revisions live apart: timer only)."""
+
+    emitted_through: int | None = None
+    last_fire_s: float | None = None
+    timer_at_s: float | None = None
+
+
+def _pack(reading: TelemetryReading) -> bytes:
+    fixed = np.zeros((), dtype=_FIXED)
+    fixed["ts_s"] = reading.source_ts.timestamp()
+    fixed["seq"] = reading.seq
+    fixed["values"] = [
+        math.nan if (v := getattr(reading, s)) is None else float(v) for s in NUMERIC_SIGNALS
+    ]
+    labels = _SEPARATOR.join(
+        _NONE if x is None else x for x in (reading.product_code, reading.batch_id)
+    )
+    return fixed.tobytes() + labels.encode()
+
+
+def _unpack(rows: list[bytes]) -> ReadingColumns:
+    size = _FIXED.itemsize
+    fixed = np.frombuffer(b"".join(r[:size] for r in rows), dtype=_FIXED)
+    labels = [r[size:].decode().split(_SEPARATOR) for r in rows]
+    return ReadingColumns(
+        ts_s=fixed["ts_s"].astype(float),
+        seq=fixed["seq"].astype(np.int64),
+        values=fixed["values"].astype(float).reshape(len(rows), len(NUMERIC_SIGNALS)),
+        product_code=tuple(None if x[0] == _NONE else x[0] for x in labels),
+        batch_id=tuple(None if x[1] == _NONE else x[1] for x in labels),
+    )
+
+
+def _digest(fingerprint: tuple[object, ...]) -> bytes:
+    """A stable digest (Python's ``hash`` of str differs between worker processes)."""
+    return hashlib.blake2b(repr(fingerprint).encode(), digest_size=12).digest()
+
+
+_READINGS_SPEC = BagStateSpec("readings", BytesCoder())
+_PROGRESS_SPEC = ReadModifyWriteStateSpec("progress", PickleCoder())
+_REVISIONS_SPEC = ReadModifyWriteStateSpec("revisions", PickleCoder())
+_EMIT_SPEC = TimerSpec("emit", TimeDomain.WATERMARK)
+_READINGS = beam.DoFn.StateParam(_READINGS_SPEC)
+_PROGRESS = beam.DoFn.StateParam(_PROGRESS_SPEC)
+_REVISIONS = beam.DoFn.StateParam(_REVISIONS_SPEC)
+_EMIT = beam.DoFn.TimerParam(_EMIT_SPEC)
+
+
+class SpineFn(beam.DoFn):  # type: ignore[misc]
+    """Keyed by skid: readings in, spine rows out (see the module docstring)."""
+
+    def __init__(self, spine: SpineConfig) -> None:
+        self._interval_s = spine.interval_s
+        self._lateness_s = float(spine.allowed_lateness_s)
+        self._silent_max_s = float(spine.silent_skid_max_s)
+        self._gap_limits_s = np.array([spine.gap_limit_s(s) for s in NUMERIC_SIGNALS], dtype=float)
+        self._context_s = max(float(self._gap_limits_s.max()), self._silent_max_s)
+        self._too_late = Metrics.counter(_NAMESPACE, "too_late")
+        self._duplicates = Metrics.counter(_NAMESPACE, "duplicates")
+        self._rows = Metrics.counter(_NAMESPACE, "rows")
+        self._revisions = Metrics.counter(_NAMESPACE, "revisions")
+
+    def process(
+        self,
+        element: tuple[str, TelemetryReading],
+        readings: Any = _READINGS,
+        progress_state: Any = _PROGRESS,
+        timer: Any = _EMIT,
+    ) -> Iterator[Any]:
+        skid_id, reading = element
+        progress: _Progress = progress_state.read() or _Progress()
+        ts_s = reading.source_ts.timestamp()
+        grid = math.floor(ts_s / self._interval_s)
+        point_end_s = float((grid + 1) * self._interval_s)
+        if (
+            progress.last_fire_s is not None
+            and point_end_s + self._lateness_s <= progress.last_fire_s
+        ):
+            self._too_late.inc()
+            yield TaggedOutput(
+                TAG_TOO_LATE, self._too_late_letter(skid_id, reading, progress.last_fire_s)
+            )
+            return
+        readings.add(_pack(reading))
+        if progress.timer_at_s is None or point_end_s < progress.timer_at_s:
+            timer.set(Timestamp(point_end_s))
+            progress.timer_at_s = point_end_s
+            progress_state.write(progress)
+
+    def _too_late_letter(
+        self, skid_id: str, reading: TelemetryReading, fired_s: float
+    ) -> DeadLetter:
+        spine_at = datetime.fromtimestamp(fired_s, tz=UTC).isoformat()
+        return DeadLetter(
+            received_ts=datetime.now(UTC),
+            stage=DeadLetterStage.TOO_LATE,
+            error=(
+                f"reading at {reading.source_ts.isoformat()} arrived after its spine point was "
+                f"final: the spine had reached {spine_at} and the allowed lateness is "
+                f"{self._lateness_s:g} s"
+            ),
+            raw_payload=reading.model_dump_json().encode(),
+            skid_id=skid_id,
+        )
+
+    @on_timer(_EMIT_SPEC)
+    def emit(
+        self,
+        key: str = beam.DoFn.KeyParam,
+        fired_at: Timestamp = beam.DoFn.TimestampParam,
+        readings: Any = _READINGS,
+        progress_state: Any = _PROGRESS,
+        revisions_state: Any = _REVISIONS,
+        timer: Any = _EMIT,
+    ) -> Iterator[Any]:
+        progress: _Progress = progress_state.read() or _Progress()
+        fired_s = fired_at.micros / 1e6
+        if progress.last_fire_s is not None:
+            fired_s = max(fired_s, progress.last_fire_s)
+        rows: list[bytes] = list(readings.read())
+        progress.timer_at_s = None
+        if not rows:
+            progress_state.write(progress)
+            return
+        cols = _unpack(rows)
+        keep = dedupe_mask(cols.ts_s, cols.seq)
+        for i in np.flatnonzero(~keep):
+            self._duplicates.inc()
+            yield TaggedOutput(
+                TAG_DUPLICATES,
+                DuplicateReading(
+                    key, datetime.fromtimestamp(float(cols.ts_s[i]), tz=UTC), int(cols.seq[i])
+                ),
+            )
+        cols = cols.take(keep)
+        interval = self._interval_s
+        newest_s = float(cols.ts_s.max())
+        horizon = max(math.floor(fired_s / interval) - 1, math.floor(newest_s / interval) - 1)
+        if progress.emitted_through is not None:
+            horizon = max(horizon, progress.emitted_through)
+        first_revisable = math.floor((fired_s - self._lateness_s) / interval)
+        start = math.floor(float(cols.ts_s.min()) / interval)
+        if progress.emitted_through is not None:
+            start = max(start, first_revisable)
+        revisions: dict[int, tuple[int, bytes]] = revisions_state.read() or {}
+        if start <= horizon:
+            yield from self._emit_block(key, cols, start, horizon, revisions)
+        progress.emitted_through = horizon
+        progress.last_fire_s = fired_s
+
+        # Forget what can no longer change; keep enough before it for gap fill.
+        revisions = {g: r for g, r in revisions.items() if g >= first_revisable}
+        revisions_state.write(revisions)
+        keep_from_s = first_revisable * interval - self._context_s
+        retained = cols.ts_s >= keep_from_s
+        if not keep.all() or not retained.all():
+            readings.clear()
+            for i in np.flatnonzero(keep)[retained]:
+                readings.add(rows[i])
+
+        # Keep ticking while the skid is silent, for at most silent_max_s.
+        next_point = horizon + 1
+        if newest_s >= next_point * interval - self._silent_max_s:
+            next_at_s = float((next_point + 1) * interval)
+            timer.set(Timestamp(next_at_s))
+            progress.timer_at_s = next_at_s
+        progress_state.write(progress)
+
+    def _emit_block(
+        self,
+        skid_id: str,
+        cols: ReadingColumns,
+        start: int,
+        horizon: int,
+        revisions: dict[int, tuple[int, bytes]],
+    ) -> Iterator[SpinePoint]:
+        block = compute_spine(
+            cols, start, horizon, self._interval_s, self._gap_limits_s, self._silent_max_s
+        )
+        now = datetime.now(UTC)
+        for i in np.flatnonzero(block.emit):
+            grid = start + int(i)
+            digest = _digest(row_fingerprint(block, int(i)))
+            previous = revisions.get(grid)
+            if previous is None:
+                revision = 0
+            elif previous[1] != digest:
+                revision = previous[0] + 1
+                self._revisions.inc()
+            else:
+                continue
+            revisions[grid] = (revision, digest)
+            self._rows.inc()
+            yield to_spine_point(block, int(i), skid_id, revision, now)
+
+
+class TimeSpine(beam.PTransform):  # type: ignore[misc]
+    """Readings -> spine rows per skid; also the too-late readings and the duplicates."""
+
+    def __init__(self, spine: SpineConfig) -> None:
+        super().__init__()
+        self._spine = spine
+
+    def expand(self, readings: beam.PCollection[TelemetryReading]) -> dict[str, beam.PCollection]:
+        """``{"spine": SpinePoint, "too_late": DeadLetter, "duplicates": DuplicateReading}``."""
+        outputs = (
+            readings
+            | "KeyBySkid"
+            >> beam.Map(lambda r: (r.skid_id, r)).with_output_types(tuple[str, TelemetryReading])
+            | "Spine"
+            >> beam.ParDo(SpineFn(self._spine)).with_outputs(
+                TAG_TOO_LATE, TAG_DUPLICATES, main="spine"
+            )
+        )
+        return {
+            "spine": outputs.spine,
+            "too_late": outputs[TAG_TOO_LATE],
+            "duplicates": outputs[TAG_DUPLICATES],
+        }

@@ -1,0 +1,227 @@
+"""Streaming job and backfill throughput, each against an identity Beam pipeline.
+
+* Backfill: a simulated week of the pilot skid at 10 s (60,480 readings) through
+  ``dra-twin backfill``'s pipeline (parse, spine, energy, DuckDB sinks) on the
+  FnApiRunner, against an identity batch pipeline over the same file
+  (``ReadFromText`` -> ``Map``). Goal >= 0.5x.
+* Streaming: a backlog of 10 simulated minutes at 1 s (600 messages) already in a
+  Pub/Sub emulator subscription, timed until every message has landed in the
+  warehouse (raw readings + dead letters), against an identity streaming pipeline
+  from the same backlog on the same runner (BundleBasedDirectRunner), timed until
+  it has seen every message. Goal >= 0.8x.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+import threading
+import time
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import apache_beam as beam
+from apache_beam.io.gcp.pubsub import ReadFromPubSub
+from apache_beam.options.pipeline_options import PipelineOptions, StandardOptions
+from google.cloud import pubsub_v1
+
+from beam.pipeline import TIMESTAMP_ATTRIBUTE, run
+from benchmarks._harness import Comparison, compare
+from bridge.attributes import ATTR_TS, rfc3339_utc
+from cli.local_services import pubsub_emulator
+from schemas.site_config import load_site_config
+from twin.simulator import SimulatedMessage, SimulationSpec, simulate
+from warehouse import open_warehouse
+
+_CONFIG = Path(__file__).resolve().parent.parent / "config" / "atlanta-pilot.yaml"
+_STREAM_TIMEOUT_S = 300.0
+
+_seen_lock = threading.Lock()
+_seen = [0]
+"""Messages the identity streaming pipeline has seen (the local runner runs in this
+process; its counters lag, so the benchmark counts for itself)."""
+
+
+class _CountSeen(beam.DoFn):  # type: ignore[misc]
+    def process(self, element: object) -> Iterator[object]:
+        with _seen_lock:
+            _seen[0] += 1
+        yield element
+
+
+def _backfill(readings: Path, workdir: Path, run_index: list[int]) -> None:
+    run_index[0] += 1
+    url = f"duckdb:///{workdir}/backfill-{run_index[0]}.duckdb"
+    result = run(
+        [f"--config={_CONFIG}", f"--input={readings}", f"--warehouse={url}", "--runner=FnApiRunner"]
+    )
+    result.wait_until_finish()
+
+
+def _identity_batch(readings: Path) -> None:
+    with beam.Pipeline(runner="FnApiRunner") as p:
+        _ = p | beam.io.ReadFromText(str(readings)) | beam.Map(lambda line: line)
+
+
+def _bench_backfill(workdir: Path) -> Comparison:
+    config = load_site_config(_CONFIG)
+    spec = SimulationSpec(
+        start=datetime(2026, 7, 1, tzinfo=UTC),
+        duration_s=7 * 86_400,
+        interval_s=10.0,
+        seed=2,
+        skid_ids=("ATL-01",),
+    )
+    messages = simulate(config, spec).messages
+    readings = workdir / "week.jsonl"
+    readings.write_bytes(b"".join(m.payload + b"\n" for m in messages))
+    run_index = [0]
+    return compare(
+        "backfill 1 skid-week at 10 s (to DuckDB) vs identity Beam batch pipeline",
+        lambda: _backfill(readings, workdir, run_index),
+        lambda: _identity_batch(readings),
+        work_units=len(messages),
+        unit="readings",
+        goal_ratio=0.5,
+        repeats=2,
+    )
+
+
+def _streaming_options(extra: list[str]) -> PipelineOptions:
+    options = PipelineOptions(["--runner=BundleBasedDirectRunner", *extra])
+    options.view_as(StandardOptions).streaming = True
+    return options
+
+
+def _stream_job(subscription: str, workdir: Path, expected: int) -> None:
+    url = f"duckdb:///{workdir}/stream-{subscription.rsplit('/', 1)[-1]}.duckdb"
+    result = run(
+        [
+            f"--config={_CONFIG}",
+            f"--subscription={subscription}",
+            f"--warehouse={url}",
+            "--streaming",
+            "--runner=BundleBasedDirectRunner",
+        ]
+    )
+    warehouse = open_warehouse(url)
+    deadline = time.monotonic() + _STREAM_TIMEOUT_S
+    try:
+        while time.monotonic() < deadline:
+            (row,) = warehouse.query(
+                "SELECT (SELECT COUNT(*) FROM raw_readings) + "
+                "(SELECT COUNT(*) FROM dead_letters) AS landed"
+            )
+            if row["landed"] >= expected:
+                return
+            time.sleep(0.2)
+        raise TimeoutError(f"streaming job landed {row['landed']} of {expected} messages")
+    finally:
+        result.cancel()
+
+
+def _identity_stream(subscription: str, expected: int) -> None:
+    with _seen_lock:
+        _seen[0] = 0
+    p = beam.Pipeline(options=_streaming_options([]))
+    _ = (
+        p
+        | ReadFromPubSub(
+            subscription=subscription, with_attributes=True, timestamp_attribute=TIMESTAMP_ATTRIBUTE
+        )
+        | beam.ParDo(_CountSeen())
+    )
+    result = p.run()
+    deadline = time.monotonic() + _STREAM_TIMEOUT_S
+    try:
+        while _seen[0] < expected:
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"identity pipeline saw {_seen[0]} of {expected} messages")
+            time.sleep(0.05)
+    finally:
+        result.cancel()
+
+
+class _Trickle:
+    """Publishes the simulation's continuation, one message per 50 ms, while a run is
+    timed: the local runner's Pub/Sub read blocks its only worker for 30 s in an
+    empty pull, so a drained subscription would time the stall, not the pipeline."""
+
+    def __init__(
+        self, publisher: pubsub_v1.PublisherClient, topic: str, messages: list[SimulatedMessage]
+    ) -> None:
+        self._publisher = publisher
+        self._topic = topic
+        self._messages = messages
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+
+    def _run(self) -> None:
+        for m in self._messages:
+            if self._stop.wait(0.05):
+                return
+            self._publisher.publish(self._topic, m.payload, **_attributes(m)).result(timeout=30)
+
+    def __enter__(self) -> _Trickle:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        self._thread.join()
+
+
+def _attributes(message: SimulatedMessage) -> dict[str, str]:
+    """As the bridge sets them: the source time in ``ts`` when the payload has one."""
+    return {} if message.source_ts is None else {ATTR_TS: rfc3339_utc(message.source_ts)}
+
+
+def _bench_streaming(workdir: Path) -> Comparison:
+    config = load_site_config(_CONFIG)
+    start = datetime.now(UTC).replace(second=0, microsecond=0) - timedelta(minutes=10)
+    spec = SimulationSpec(
+        start=start, duration_s=1_800, interval_s=1.0, seed=4, skid_ids=("ATL-01",)
+    )
+    simulated = simulate(config, spec).messages
+    backlog, continuation = simulated[:600], simulated[600:]
+    with pubsub_emulator() as emulator:
+        os.environ["PUBSUB_EMULATOR_HOST"] = emulator.host
+        publisher = pubsub_v1.PublisherClient()
+        subscriber = pubsub_v1.SubscriberClient()
+        topics: dict[str, str] = {}
+        subscriptions: dict[str, str] = {}
+        for kind in ("job", "identity"):
+            topics[kind] = publisher.topic_path(emulator.project, f"bench-{kind}")
+            subscriptions[kind] = subscriber.subscription_path(emulator.project, f"bench-{kind}")
+            publisher.create_topic(name=topics[kind])
+            subscriber.create_subscription(name=subscriptions[kind], topic=topics[kind])
+            futures = [
+                publisher.publish(topics[kind], m.payload, **_attributes(m)) for m in backlog
+            ]
+            for f in futures:
+                f.result(timeout=60)
+
+        def job() -> None:
+            with _Trickle(publisher, topics["job"], continuation):
+                _stream_job(subscriptions["job"], workdir, len(backlog))
+
+        def identity() -> None:
+            with _Trickle(publisher, topics["identity"], continuation):
+                _identity_stream(subscriptions["identity"], len(backlog))
+
+        return compare(
+            "streaming job (emulator -> DuckDB) vs identity streaming pipeline",
+            job,
+            identity,
+            work_units=len(backlog),
+            unit="messages",
+            goal_ratio=0.8,
+            repeats=1,
+        )
+
+
+def main() -> list[Comparison]:
+    with tempfile.TemporaryDirectory(prefix="bench-stream-") as tmp:
+        workdir = Path(tmp)
+        return [_bench_backfill(workdir), _bench_streaming(workdir)]

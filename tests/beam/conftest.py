@@ -1,0 +1,38 @@
+"""Helpers shared by the Beam tests: readings at chosen times, streaming options."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from apache_beam.options.pipeline_options import PipelineOptions, StandardOptions
+
+from schemas.telemetry import TelemetryReading
+
+T0 = datetime(2026, 7, 1, 12, 0, tzinfo=UTC)
+"""A grid-aligned start time (minute boundary) for hand-made readings."""
+
+
+def reading(offset_s: float, seq: int, skid_id: str = "ATL-01", **signals: Any) -> TelemetryReading:
+    """A valid reading ``offset_s`` after ``T0``; unspecified signals get typical values."""
+    values: dict[str, Any] = {
+        "product_code": "ULSD",
+        "line_flow_bph": 50_000.0,
+        "dra_injection_gph": 21.0,
+        "suction_psig": 40.0,
+        "discharge_psig": 700.0,
+        "downstream_psig": 60.0,
+        "temperature_degf": 60.0,
+        "pumps_running": 3,
+        "injection_pump_running": True,
+    }
+    values.update(signals)
+    return TelemetryReading(
+        skid_id=skid_id, source_ts=T0 + timedelta(seconds=offset_s), seq=seq, **values
+    )
+
+
+def streaming_options() -> PipelineOptions:
+    options = PipelineOptions(runner="BundleBasedDirectRunner")
+    options.view_as(StandardOptions).streaming = True
+    return options

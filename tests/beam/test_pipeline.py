@@ -1,0 +1,163 @@
+"""The whole graph in batch on simulated telemetry with transport faults: every
+message is accounted for exactly once, and the spine has one row per grid point."""
+
+from __future__ import annotations
+
+from collections import Counter
+from datetime import UTC, datetime, timedelta
+
+import apache_beam as beam
+import pytest
+from apache_beam.io.gcp.pubsub import PubsubMessage
+from apache_beam.options.pipeline_options import PipelineOptions
+from apache_beam.testing.test_pipeline import TestPipeline
+from apache_beam.testing.util import assert_that, equal_to
+
+from beam.options import validate_options
+from beam.pipeline import OUTPUTS, build_pipeline, write_outputs
+from schemas.site_config import SiteConfig
+from tests.conftest import REFERENCE_CONFIG
+from twin.simulator import FaultKind, FaultSpec, SimulationSpec, simulate
+
+START = datetime(2026, 7, 1, 12, 0, tzinfo=UTC)
+
+
+def _faulty_simulation(config: SiteConfig, minutes: int = 20) -> list[bytes]:
+    def window(a: int, b: int) -> tuple[datetime, datetime]:
+        return START + timedelta(minutes=a), START + timedelta(minutes=b)
+
+    faults = tuple(
+        FaultSpec(kind=kind, skid_id="ATL-01", start=s, end=e)
+        for kind, (s, e) in (
+            (FaultKind.DUPLICATE, window(2, 4)),
+            (FaultKind.OUT_OF_ORDER, window(5, 7)),
+            (FaultKind.MALFORMED, window(8, 9)),
+        )
+    )
+    sim = simulate(
+        config,
+        SimulationSpec(
+            start=START,
+            duration_s=minutes * 60,
+            interval_s=1.0,
+            seed=7,
+            skid_ids=("ATL-01",),
+            faults=faults,
+        ),
+    )
+    return [m.payload for m in sim.messages]
+
+
+def _options(*extra: str) -> PipelineOptions:
+    return PipelineOptions(
+        [f"--config={REFERENCE_CONFIG}", "--input=unused", "--warehouse=duckdb:///x.duckdb", *extra]
+    )
+
+
+def test_every_message_is_used_duplicated_or_dead_lettered(site_config: SiteConfig) -> None:
+    payloads = _faulty_simulation(site_config)
+    distinct = set(payloads)
+    copies = Counter(payloads)
+    expected_duplicates = sum(n - 1 for n in copies.values())
+    assert expected_duplicates > 0
+    with TestPipeline(runner="FnApiRunner") as p:
+        source = p | beam.Create([PubsubMessage(d, {}) for d in payloads])
+        out = build_pipeline(p, _options(), source=source)
+        assert tuple(out) == OUTPUTS
+        counts = {
+            name: out[name] | f"Count{name}" >> beam.combiners.Count.Globally()
+            for name in ("readings", "dead_letters", "duplicates", "too_late", "out_of_range")
+        }
+        merged = [
+            counts[n] | f"Tag{n}" >> beam.Map(lambda c, n=n: (n, c)) for n in counts
+        ] | beam.Flatten()
+
+        def check(pairs: list[tuple[str, int]]) -> None:
+            got = dict(pairs)
+            assert got["too_late"] == 0 and got["out_of_range"] == 0
+            assert got["duplicates"] == expected_duplicates
+            distinct_used = got["readings"] - got["duplicates"]
+            assert distinct_used == sum(1 for d in distinct if _valid(d))
+            assert got["dead_letters"] == sum(1 for d in payloads if not _valid(d)) > 0
+            # readings in = distinct readings used + duplicates + dead letters, exactly
+            assert distinct_used + got["duplicates"] + got["dead_letters"] == len(payloads)
+
+        assert_that(merged, check)
+        # One spine row per grid point (batch sees everything: revision 0 only).
+        grid = out["spine"] | beam.Map(lambda s: (s.grid_ts, s.revision))
+        minutes = [(START + timedelta(minutes=m), 0) for m in range(20 + 60)]
+        assert_that(grid, equal_to(minutes), label="OneRowPerPoint")
+        assert_that(
+            out["energy"] | "EnergyKeys" >> beam.Map(lambda e: (e.grid_ts, e.revision)),
+            equal_to(minutes),
+            label="OneEnergyRowPerPoint",
+        )
+
+
+def _valid(payload: bytes) -> bool:
+    from pydantic import ValidationError
+
+    from schemas.telemetry import TelemetryReading
+
+    try:
+        TelemetryReading.model_validate_json(payload)
+    except ValidationError:
+        return False
+    return True
+
+
+@pytest.mark.parametrize(
+    ("argv", "message"),
+    [
+        (["--warehouse=duckdb:///x.duckdb", "--input=f"], "--config is required"),
+        (["--config=c", "--input=f"], "--warehouse is required"),
+        (["--config=c", "--warehouse=sqlite:///x", "--input=f"], "--warehouse 'sqlite:///x'"),
+        (["--config=c", "--warehouse=duckdb:///x"], "give exactly one source"),
+        (
+            ["--config=c", "--warehouse=duckdb:///x", "--subscription=projects/p/subscriptions/s"],
+            "--subscription needs --streaming",
+        ),
+        (
+            ["--config=c", "--warehouse=duckdb:///x", "--input=f", "--start=2026-07-01T00:00:00"],
+            "needs a UTC offset",
+        ),
+        (
+            [
+                "--config=c",
+                "--warehouse=duckdb:///x",
+                "--input=f",
+                "--start=2026-07-02T00:00:00+00:00",
+                "--end=2026-07-01T00:00:00+00:00",
+            ],
+            "--end must be after --start",
+        ),
+        (
+            ["--config=c", "--warehouse=duckdb:///x", "--streaming", "--subscription=topic-name"],
+            "expected projects/P/subscriptions/S",
+        ),
+    ],
+)
+def test_bad_flags_are_refused_before_submitting(argv: list[str], message: str) -> None:
+    with pytest.raises(ValueError, match=message.replace("(", r"\(").replace("*", r"\*")):
+        validate_options(PipelineOptions(argv))
+
+
+def test_production_graph_writes_bigquery_and_the_dead_letter_topic() -> None:
+    """The Dataflow graph (BigQuery warehouse, DLQ topic) builds; labels name its sinks."""
+    options = PipelineOptions(
+        [
+            f"--config={REFERENCE_CONFIG}",
+            "--subscription=projects/my-project/subscriptions/telemetry",
+            "--warehouse=bigquery://my-project/dra_twin",
+            "--dead_letter_topic=projects/my-project/topics/dead-letter",
+            "--streaming",
+        ]
+    )
+    validate_options(options)
+    p = beam.Pipeline(options=options)
+    write_outputs(build_pipeline(p, options), options)
+    labels = {t.unique_name for t in p.to_runner_api().components.transforms.values()}
+    for sink in ("WriteRaw", "WriteSpine", "WriteEnergy", "WriteDeadLetters/ToTable"):
+        assert f"{sink}/WriteToBigQuery" in labels
+    assert "WriteDeadLetters/ToTopic" in labels
+    assert "Read/ReadFromPubSub" in labels

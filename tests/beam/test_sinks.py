@@ -1,0 +1,51 @@
+"""Sinks: the dead-letter message keeps the exact bytes and says why; tables are checked."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime
+
+import pytest
+
+from beam.sinks import WriteToWarehouse, dead_letter_message
+from schemas.dead_letter import DeadLetter, DeadLetterStage
+
+
+def test_dead_letter_message_keeps_bytes_and_reason() -> None:
+    letter = DeadLetter(
+        received_ts=datetime(2026, 7, 1, 12, 0, tzinfo=UTC),
+        stage=DeadLetterStage.VALIDATE,
+        error="line_flow_bph: Input should be greater than or equal to 0",
+        raw_payload=b'{"line_flow_bph": -9999}\xff',
+        attributes_json=json.dumps({"ts": "2026-07-01T12:00:00Z"}),
+        message_id="42",
+        skid_id="ATL-01",
+    )
+    message = dead_letter_message(letter)
+    assert message.data == b'{"line_flow_bph": -9999}\xff'
+    assert message.attributes == {
+        "stage": "VALIDATE",
+        "error": "line_flow_bph: Input should be greater than or equal to 0",
+        "received_ts": "2026-07-01T12:00:00+00:00",
+        "source_attributes": '{"ts": "2026-07-01T12:00:00Z"}',
+        "skid_id": "ATL-01",
+        "message_id": "42",
+    }
+
+
+def test_dead_letter_message_attributes_fit_pubsub_limits() -> None:
+    letter = DeadLetter(
+        received_ts=datetime(2026, 7, 1, tzinfo=UTC),
+        stage=DeadLetterStage.DECODE,
+        error="é" * 4000,
+        raw_payload=b"garbage",
+        attributes_json=json.dumps({"k": "v" * 3000}),
+    )
+    attributes = dead_letter_message(letter).attributes
+    assert all(len(v.encode()) <= 1024 for v in attributes.values())
+    assert "skid_id" not in attributes and "message_id" not in attributes
+
+
+def test_unknown_table_is_refused_when_the_graph_is_built() -> None:
+    with pytest.raises(KeyError, match="unknown table 'spine'"):
+        WriteToWarehouse("duckdb:///x.duckdb", "spine")

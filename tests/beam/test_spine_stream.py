@@ -1,0 +1,188 @@
+"""Event-time behaviour of the time spine, driven by TestStream on the local streaming
+runner: late readings revise rows, too-late ones go to the side output, gaps are
+filled only within their limit, a silent skid gets MISSING rows for a bounded time,
+duplicates are removed."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from typing import Any
+
+import apache_beam as beam
+from apache_beam.testing.test_pipeline import TestPipeline
+from apache_beam.testing.test_stream import TestStream
+from apache_beam.testing.util import assert_that, equal_to
+from apache_beam.transforms.window import TimestampedValue
+
+from beam.spine import TimeSpine
+from schemas.site_config import SpineConfig
+from schemas.spine import Quality, SpinePoint
+from schemas.telemetry import TelemetryReading
+from tests.beam.conftest import T0, reading, streaming_options
+
+SPINE = SpineConfig(
+    interval_s=60, default_gap_fill_limit_s=120, silent_skid_max_s=300, allowed_lateness_s=180
+)
+BASE = T0.timestamp()
+
+
+def _at(r: TelemetryReading) -> TimestampedValue:
+    return TimestampedValue(r, r.source_ts.timestamp())
+
+
+def _run(stream: TestStream, check: Callable[[dict[str, beam.PCollection]], None]) -> None:
+    with TestPipeline(options=streaming_options()) as p:
+        outputs = p | stream | TimeSpine(SPINE)
+        check(outputs)
+
+
+def _minute(p: SpinePoint) -> int:
+    return int((p.grid_ts - T0).total_seconds() // 60)
+
+
+def _summary(points: Iterable[SpinePoint]) -> list[tuple[int, int, float | None, str]]:
+    return sorted(
+        (_minute(p), p.revision, p.line_flow_bph.mean, p.line_flow_bph.quality.value)
+        for p in points
+    )
+
+
+def _matches(expected: list[Any]) -> Callable[[list[SpinePoint]], None]:
+    def check(actual: list[SpinePoint]) -> None:
+        assert _summary(actual) == sorted(expected), _summary(actual)
+
+    return check
+
+
+def test_late_reading_revises_spine_row() -> None:
+    stream = (
+        TestStream()
+        .advance_watermark_to(BASE)
+        .add_elements(
+            [_at(reading(10, 1, line_flow_bph=100.0)), _at(reading(70, 2, line_flow_bph=200.0))]
+        )
+        .advance_watermark_to(BASE + 120)
+        # Point 0 ended 60 s ago; lateness is 180 s: still revisable.
+        .add_elements([_at(reading(30, 3, line_flow_bph=300.0))])
+        .advance_watermark_to(BASE + 180)
+        .advance_watermark_to_infinity()
+    )
+
+    def check(out: dict[str, beam.PCollection]) -> None:
+        first_two = out["spine"] | beam.Filter(lambda p: _minute(p) <= 1)
+        assert_that(
+            first_two,
+            _matches([(0, 0, 100.0, "GOOD"), (0, 1, 200.0, "GOOD"), (1, 0, 200.0, "GOOD")]),
+        )
+        assert_that(out["too_late"], equal_to([]), label="NoneTooLate")
+
+    _run(stream, check)
+
+
+def test_too_late_reading_goes_to_side_output() -> None:
+    stream = (
+        TestStream()
+        .advance_watermark_to(BASE)
+        .add_elements([_at(reading(10, 1)), _at(reading(250, 2))])
+        .advance_watermark_to(BASE + 300)
+        # Point 0 ended at 60 s; 60 + 180 <= 300: final, the reading is too late.
+        .add_elements([_at(reading(20, 3))])
+        .advance_watermark_to_infinity()
+    )
+
+    def check(out: dict[str, beam.PCollection]) -> None:
+        assert_that(
+            out["too_late"]
+            | beam.Map(lambda d: (d.stage.value, d.skid_id, b'"seq":3' in d.raw_payload)),
+            equal_to([("TOO_LATE", "ATL-01", True)]),
+        )
+        revised = out["spine"] | "Rev" >> beam.Filter(lambda p: _minute(p) == 0)
+        assert_that(revised | beam.Map(lambda p: p.revision), equal_to([0]), label="NoRevision")
+
+    _run(stream, check)
+
+
+def test_live_gap_is_carried_forward_then_interpolated_when_data_resume() -> None:
+    stream = (
+        TestStream()
+        .advance_watermark_to(BASE)
+        .add_elements([_at(reading(50, 1, line_flow_bph=100.0))])
+        # The watermark passes point 1 ([60, 120)) with no reading: held from 50 s.
+        .advance_watermark_to(BASE + 120)
+        .add_elements([_at(reading(130, 2, line_flow_bph=180.0))])
+        .advance_watermark_to(BASE + 190)
+        .advance_watermark_to_infinity()
+    )
+
+    def check(out: dict[str, beam.PCollection]) -> None:
+        early = out["spine"] | beam.Filter(lambda p: _minute(p) <= 2)
+        assert_that(
+            early,
+            _matches(
+                [
+                    (0, 0, 100.0, "GOOD"),
+                    (1, 0, 100.0, "CARRIED_FORWARD"),
+                    # 80 s between readings <= 120 s limit: midpoint 90 s -> 140.
+                    (1, 1, 140.0, "INTERPOLATED"),
+                    (2, 0, 180.0, "GOOD"),
+                ]
+            ),
+        )
+
+    _run(stream, check)
+
+
+def test_silent_skid_gets_missing_rows_for_a_bounded_time() -> None:
+    stream = (
+        TestStream()
+        .advance_watermark_to(BASE)
+        .add_elements([_at(reading(50, 1, line_flow_bph=100.0))])
+        .advance_watermark_to(BASE + 3600)
+        .advance_watermark_to_infinity()
+    )
+
+    def check(out: dict[str, beam.PCollection]) -> None:
+        # Silent from 50 s; rows while the point starts <= 50 + 300 s: points 0..5.
+        # Flow held until 50 + 120 s (point 1 ends at 120), then MISSING.
+        assert_that(
+            out["spine"],
+            _matches(
+                [(0, 0, 100.0, "GOOD"), (1, 0, 100.0, "CARRIED_FORWARD")]
+                + [(m, 0, None, "MISSING") for m in range(2, 6)]
+            ),
+        )
+
+    _run(stream, check)
+
+
+def test_duplicates_are_removed_and_counted() -> None:
+    first = reading(10, 1, line_flow_bph=100.0)
+    stream = (
+        TestStream()
+        .advance_watermark_to(BASE)
+        .add_elements([_at(first), _at(reading(20, 2, line_flow_bph=200.0))])
+        .add_elements([_at(first.model_copy())])
+        .advance_watermark_to(BASE + 60)
+        # A redelivery after the row was emitted changes nothing.
+        .add_elements([_at(first.model_copy())])
+        .advance_watermark_to(BASE + 120)
+        .advance_watermark_to_infinity()
+    )
+
+    def check(out: dict[str, beam.PCollection]) -> None:
+        point0 = out["spine"] | beam.Filter(lambda p: _minute(p) == 0)
+        assert_that(
+            point0 | beam.Map(lambda p: (p.revision, p.reading_count, p.line_flow_bph.mean)),
+            equal_to([(0, 2, 150.0)]),
+        )
+        assert_that(
+            out["duplicates"] | beam.Map(lambda d: (d.seq, d.source_ts == first.source_ts)),
+            equal_to([(1, True), (1, True)]),
+            label="Dupes",
+        )
+
+    _run(stream, check)
+
+
+def test_quality_codes_are_the_schema_names() -> None:
+    assert {q.value for q in Quality} == {"GOOD", "INTERPOLATED", "CARRIED_FORWARD", "MISSING"}
