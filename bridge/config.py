@@ -177,9 +177,11 @@ class PubSubConfig(_Section):
         description="Publish with ordering key = skid id (the topic's subscribers "
         "must enable message ordering to benefit)",
     )
-    batch_max_messages: int = Field(default=500, ge=1, le=1000)
+    # Pub/Sub's own maximum batch, 50 ms: measured against 500 and 10 ms, the bridge used
+    # ~25 % less CPU per message and the emulator less than half (README, Throughput).
+    batch_max_messages: int = Field(default=1000, ge=1, le=1000)
     batch_max_bytes: int = Field(default=1_000_000, ge=1_000, le=PUBSUB_MAX_MESSAGE_BYTES)
-    batch_max_latency_s: _PosSeconds = 0.01
+    batch_max_latency_s: _PosSeconds = 0.05
     max_message_bytes: int = Field(
         default=PUBSUB_MAX_MESSAGE_BYTES,
         ge=1_000,
@@ -198,7 +200,9 @@ class PubSubConfig(_Section):
     retry_initial_s: _PosSeconds = 0.2
     retry_max_s: _PosSeconds = 10.0
     publish_timeout_s: _PosSeconds = Field(
-        default=60.0, description="Client-side retry budget of one publish before re-queueing"
+        default=60.0,
+        description="Deadline of one Publish call; a failed call's messages are re-queued "
+        "with backoff (retry_initial_s to retry_max_s)",
     )
 
     @model_validator(mode="after")
@@ -224,7 +228,11 @@ class BridgeConfig(_Section):
         description="Readings received but not yet accepted by Pub/Sub (MQTT 5 Receive "
         "Maximum); the broker holds the rest",
     )
-    max_in_flight_bytes: int = Field(default=200_000_000, ge=PUBSUB_MAX_MESSAGE_BYTES)
+    max_in_flight_bytes: int = Field(
+        default=200_000_000,
+        ge=PUBSUB_MAX_MESSAGE_BYTES,
+        description="Bytes queued for or in flight to Pub/Sub; receiving waits above it",
+    )
     health_host: str = "0.0.0.0"
     health_port: int | None = Field(
         default=8080, ge=0, le=65_535, description="0: any free port; null: no HTTP server"

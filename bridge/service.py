@@ -7,11 +7,12 @@ accepted it. A crash, a kill, a broker restart or a Pub/Sub outage at any moment
 therefore cause a reading to be published twice, never lost; the streaming job
 de-duplicates on (skid, source time).
 
-Threads: paho's network thread runs the MQTT callbacks; Pub/Sub's threads resolve
-publish futures (acks are queued from there; paho's write path is thread safe); one
-retry thread re-publishes failed messages with exponential backoff. In-flight
-messages are bounded by ``max_in_flight`` (the MQTT 5 Receive Maximum, so the broker
-holds the rest; with MQTT 3.1.1 a semaphore blocks the network thread instead).
+Threads: paho's network thread runs the MQTT callbacks; the publisher's thread sends
+batches and gRPC's thread completes them (acks are queued from there; paho's write
+path is thread safe); one retry thread re-publishes failed messages with exponential
+backoff. In-flight messages are bounded by ``max_in_flight`` (the MQTT 5 Receive
+Maximum, so the broker holds the rest; with MQTT 3.1.1 waiting for a free slot blocks
+the network thread instead).
 """
 
 from __future__ import annotations
@@ -21,11 +22,11 @@ import hashlib
 import heapq
 import itertools
 import logging
+import queue
 import random
 import threading
 import time
-from collections.abc import Callable
-from concurrent.futures import Future
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, TypeVar
@@ -33,8 +34,6 @@ from typing import Any, TypeVar
 import grpc
 import paho.mqtt.client as mqtt
 from google.api_core import exceptions as gexc
-from google.cloud.pubsub_v1 import PublisherClient
-from google.cloud.pubsub_v1.publisher.exceptions import MessageTooLargeError
 from paho.mqtt.enums import CallbackAPIVersion, MQTTProtocolVersion
 from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
@@ -55,7 +54,7 @@ from bridge.attributes import (
 from bridge.config import BridgeConfig, MqttConfig
 from bridge.health import HealthServer
 from bridge.metrics import BridgeMetrics
-from bridge.pubsub_client import make_publisher
+from bridge.pubsub_client import BatchPublisher, make_channel, topic_path
 
 __all__ = ["DEAD_LETTER_STAGE_INVALID", "DEAD_LETTER_STAGE_OVERSIZE", "Bridge"]
 
@@ -76,6 +75,7 @@ class _InFlight:
     payload: bytes
     attributes: dict[str, str]
     ordering_key: str
+    size_bytes: int
     dead_letter: bool = False
     attempts: int = 0
     first_error: str | None = field(default=None)
@@ -143,20 +143,33 @@ def _make_mqtt_client(cfg: MqttConfig) -> mqtt.Client:
 class Bridge:
     """One bridge replica. ``start()``, then ``stop()`` (or :meth:`run_until`)."""
 
-    def __init__(self, config: BridgeConfig, publisher: PublisherClient | None = None) -> None:
+    def __init__(self, config: BridgeConfig) -> None:
         self.config = config
         self.metrics = BridgeMetrics()
-        self._publisher = publisher if publisher is not None else make_publisher(config)
         ps = config.pubsub
-        self._topic_path = self._publisher.topic_path(ps.project, ps.topic)
-        self._dead_letter_path = self._publisher.topic_path(ps.project, ps.dead_letter_topic)
+        self._channel = make_channel(config)
+        self._publisher: BatchPublisher[_InFlight] = BatchPublisher(
+            self._channel,
+            self._guarded(self._on_published),
+            max_messages=ps.batch_max_messages,
+            max_bytes=ps.batch_max_bytes,
+            max_latency_s=ps.batch_max_latency_s,
+            max_in_flight_bytes=config.max_in_flight_bytes,
+            timeout_s=ps.publish_timeout_s,
+        )
+        self._topic_path = topic_path(ps.project, ps.topic)
+        self._dead_letter_path = topic_path(ps.project, ps.dead_letter_topic)
         self._client = _make_mqtt_client(config.mqtt)
         self._client.on_connect = self._guarded(self._on_connect)
         self._client.on_disconnect = self._guarded(self._on_disconnect)
         self._client.on_subscribe = self._guarded(self._on_subscribe)
         self._client.on_message = self._guarded(self._on_message)
         self._acks = AckWindow(self._client.ack)
-        self._slots = threading.BoundedSemaphore(config.max_in_flight)
+        # In-flight slots as tokens in a C queue: a threading.Semaphore is Python code
+        # around a Condition (acquire + release measured 1.9 µs, this 0.2 µs).
+        self._slots: queue.SimpleQueue[None] = queue.SimpleQueue()
+        for _ in range(config.max_in_flight):
+            self._slots.put(None)
         self._retries = _RetryQueue(self._send)
         self._draining = threading.Event()
         self.fatal_error: str | None = None
@@ -181,8 +194,7 @@ class Bridge:
     def start(self) -> None:
         """Connect (in the background, with backoff) and start forwarding."""
         cfg = self.config.mqtt
-        channel: grpc.Channel = self._publisher.transport.grpc_channel
-        channel.subscribe(self._on_channel_state, try_to_connect=True)
+        self._channel.subscribe(self._on_channel_state, try_to_connect=True)
         self._retries.start()
         if self._health is not None:
             self._health.start()
@@ -224,7 +236,8 @@ class Bridge:
         self._client.loop_stop()
         self._retries.stop()
         self._publisher.stop()
-        self._publisher.transport.grpc_channel.unsubscribe(self._on_channel_state)
+        self._channel.unsubscribe(self._on_channel_state)
+        self._channel.close()
         if self._health is not None:
             self._health.close()
         log.info("bridge stopped", extra={"event": "stop", **self.metrics.snapshot()})
@@ -354,9 +367,13 @@ class Bridge:
         payload = bytes(msg.payload)
         # Never blocks with MQTT 5 QoS 1 (the broker honours Receive Maximum); with 3.1.1
         # it holds the network thread, and so the broker, until a slot frees up.
-        while not self._slots.acquire(timeout=0.5):
-            if self._draining.is_set():
-                return
+        while True:
+            try:
+                self._slots.get(timeout=0.5)
+                break
+            except queue.Empty:
+                if self._draining.is_set():
+                    return
         token = self._acks.received(msg.mid, msg.qos)
         self.metrics.add("received")
         self.metrics.add("in_flight")
@@ -373,8 +390,8 @@ class Bridge:
         ordering_key = (
             attributes.get(ATTR_SKID_ID, "") if self.config.pubsub.ordering_by_skid else ""
         )
-        item = _InFlight(token, payload, attributes, ordering_key)
         size = estimated_message_bytes(payload, attributes)
+        item = _InFlight(token, payload, attributes, ordering_key, size)
         if size > self.config.pubsub.max_message_bytes:
             self._to_dead_letter(
                 item,
@@ -398,59 +415,52 @@ class Bridge:
     # --------------------------------------------------------------- Pub/Sub side
 
     def _send(self, item: _InFlight) -> None:
-        """Publish (or re-publish) one message; its callback acks or re-queues it."""
+        """Publish (or re-publish) one message; its batch's completion acks or re-queues it."""
         path = self._dead_letter_path if item.dead_letter else self._topic_path
         try:
-            future = self._publisher.publish(
-                path, item.payload, ordering_key=item.ordering_key, **item.attributes
+            self._publisher.publish(
+                path, item.payload, item.attributes, item.ordering_key, item.size_bytes, item
             )
-        except MessageTooLargeError as exc:
-            self._to_dead_letter(item, DEAD_LETTER_STAGE_OVERSIZE, f"Pub/Sub client: {exc}")
-            self._send(item)
-            return
         except RuntimeError:
             # The publisher is stopped (shutting down): leave it unacknowledged.
             return
-        future.add_done_callback(functools.partial(self._on_published, item))
 
-    def _on_published(self, item: _InFlight, future: Future[str]) -> None:
-        exc = future.exception()
+    def _on_published(self, items: Sequence[_InFlight], exc: Exception | None) -> None:
+        """One batch done: acknowledge its messages, or re-queue every one of them."""
         if exc is None:
             if self._pubsub_error is not None:
                 self._pubsub_error = None
                 self._update_pubsub_gauge()
-            self.metrics.add("dead_lettered" if item.dead_letter else "published")
-            self._finish(item)
+            self.metrics.add("dead_lettered" if items[0].dead_letter else "published", len(items))
+            self._finish(items)
             return
-        self.metrics.add("publish_failed")
+        self.metrics.add("publish_failed", len(items))
         self._pubsub_error = f"{type(exc).__name__}: {exc}"
         self._update_pubsub_gauge()
         if isinstance(exc, gexc.InvalidArgument):
             # Not expected (the envelope is checked before publishing) and it fails the
-            # whole batch, so this message may be innocent: retry, loudly, never drop.
+            # whole batch, so these messages may be innocent: retry, loudly, never drop.
             log.error(
                 "Pub/Sub refused a publish as invalid",
                 extra={"event": "publish_invalid", "error": self._pubsub_error},
             )
-        if item.ordering_key:
-            path = self._dead_letter_path if item.dead_letter else self._topic_path
-            self._publisher.resume_publish(path, item.ordering_key)
-        item.attempts += 1
         ps = self.config.pubsub
-        delay_s = min(ps.retry_max_s, ps.retry_initial_s * 2 ** (item.attempts - 1))
-        delay_s *= random.uniform(0.5, 1.0)  # jitter: replicas do not retry in lockstep
+        for item in items:
+            item.attempts += 1
+            delay_s = min(ps.retry_max_s, ps.retry_initial_s * 2 ** (item.attempts - 1))
+            delay_s *= random.uniform(0.5, 1.0)  # jitter: replicas do not retry in lockstep
+            self._retries.schedule(item, delay_s)
         log.warning(
             "publish failed; will retry",
             extra={
                 "event": "publish_retry",
                 "error": self._pubsub_error,
-                "attempt": item.attempts,
-                "delay_s": round(delay_s, 3),
-                "dead_letter": item.dead_letter,
+                "messages": len(items),
+                "attempt": items[0].attempts,
+                "dead_letter": items[0].dead_letter,
             },
         )
-        self.metrics.add("retried")
-        self._retries.schedule(item, delay_s)
+        self.metrics.add("retried", len(items))
 
     def _to_dead_letter(self, item: _InFlight, stage: str, reason: str) -> None:
         """Turn ``item`` into its dead letter: the payload's head, its size and digest,
@@ -493,13 +503,16 @@ class Bridge:
         )
         item.payload = payload[: ps.dead_letter_payload_bytes]
         item.attributes = attributes
+        item.size_bytes = estimated_message_bytes(item.payload, attributes)
         item.dead_letter = True
         item.ordering_key = ""
 
-    def _finish(self, item: _InFlight) -> None:
-        self.metrics.add("acked", self._acks.complete(item.token))
-        self.metrics.add("in_flight", -1)
-        self._slots.release()
+    def _finish(self, items: Sequence[_InFlight]) -> None:
+        complete = self._acks.complete
+        self.metrics.add("acked", sum(complete(item.token) for item in items))
+        self.metrics.add("in_flight", -len(items))
+        for _ in items:
+            self._slots.put(None)
 
     def _on_channel_state(self, state: grpc.ChannelConnectivity) -> None:
         self._channel_state = state
