@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import hashlib
 import math
+import struct
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -86,17 +87,20 @@ class _Progress:
     timer_at_s: float | None = None
 
 
+_FIXED_STRUCT = struct.Struct(f"<dq{len(NUMERIC_SIGNALS)}d")
+"""``_FIXED`` as a struct (same little-endian, unpadded layout), to pack without numpy."""
+
+
 def _pack(reading: TelemetryReading) -> bytes:
-    fixed = np.zeros((), dtype=_FIXED)
-    fixed["ts_s"] = reading.source_ts.timestamp()
-    fixed["seq"] = reading.seq
-    fixed["values"] = [
-        math.nan if (v := getattr(reading, s)) is None else float(v) for s in NUMERIC_SIGNALS
-    ]
+    fixed = _FIXED_STRUCT.pack(
+        reading.source_ts.timestamp(),
+        reading.seq,
+        *(math.nan if (v := getattr(reading, s)) is None else float(v) for s in NUMERIC_SIGNALS),
+    )
     labels = _SEPARATOR.join(
         _NONE if x is None else x for x in (reading.product_code, reading.batch_id)
     )
-    return fixed.tobytes() + labels.encode()
+    return fixed + labels.encode()
 
 
 def _unpack(rows: list[bytes]) -> ReadingColumns:
