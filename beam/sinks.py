@@ -1,9 +1,10 @@
 """Where the job's rows land: the warehouse tables and the dead-letter topic.
 
 The warehouse URL picks the implementation: ``duckdb:///PATH`` writes through the
-local :mod:`warehouse` API, one insert per batch: in streaming the rows of a bundle,
-in batch up to ``batch_size`` rows of a bundle (each DuckDB insert costs tens of
-milliseconds whatever its size).
+local :mod:`warehouse` API, one ``insert_many`` call per bundle: in streaming all
+tables' rows of a bundle together, in batch up to ``batch_rows`` rows of one table
+(each DuckDB call opens the file under its lock: tens of milliseconds whatever its
+size).
 ``bigquery://PROJECT/DATASET`` uses ``WriteToBigQuery`` with ``CREATE_NEVER``
 (Terraform owns the tables) and streaming inserts, whose insert ids let BigQuery
 drop a retried bundle's repeats.
