@@ -25,7 +25,7 @@ from apache_beam.runners.runner import PipelineResult
 from beam.energy import EnergyRows
 from beam.options import StreamOptions, parse_time, validate_options
 from beam.readings import ParsedReadings
-from beam.sinks import WriteDeadLetters, WriteToWarehouse
+from beam.sinks import PublishDeadLetters, WriteToWarehouse
 from beam.spine import TimeSpine
 from schemas.site_config import SiteConfig, SpineConfig, load_site_config
 from schemas.telemetry import TelemetryReading
@@ -146,15 +146,20 @@ def build_pipeline(
 
 
 def write_outputs(outputs: dict[str, beam.PCollection], options: PipelineOptions) -> None:
-    """Raw readings, spine and energy rows to the warehouse; dead letters to their sink."""
+    """Raw readings, spine and energy rows and dead letters to the warehouse; dead
+    letters also to their topic when one is given."""
     opts = options.view_as(StreamOptions)
-    url = opts.warehouse
-    _ = outputs["raw"] | "WriteRaw" >> WriteToWarehouse(url, "raw_readings")
-    _ = outputs["spine"] | "WriteSpine" >> WriteToWarehouse(url, "spine_points")
-    _ = outputs["energy"] | "WriteEnergy" >> WriteToWarehouse(url, "energy_rows")
-    _ = outputs["dead_letters"] | "WriteDeadLetters" >> WriteDeadLetters(
-        url, opts.dead_letter_topic
-    )
+    tables = {
+        "raw_readings": outputs["raw"],
+        "spine_points": outputs["spine"],
+        "energy_rows": outputs["energy"],
+        "dead_letters": outputs["dead_letters"],
+    }
+    _ = tables | "WriteToWarehouse" >> WriteToWarehouse(opts.warehouse)
+    if opts.dead_letter_topic:
+        _ = outputs["dead_letters"] | "PublishDeadLetters" >> PublishDeadLetters(
+            opts.dead_letter_topic
+        )
 
 
 def run(argv: Sequence[str] | None = None) -> PipelineResult:

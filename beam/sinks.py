@@ -1,9 +1,10 @@
 """Where the job's rows land: the warehouse tables and the dead-letter topic.
 
 The warehouse URL picks the implementation: ``duckdb:///PATH`` writes through the
-local :mod:`warehouse` API, one insert per batch: in streaming the rows of a bundle,
-in batch all of a table's rows in chunks of ``batch_size`` (each DuckDB insert costs
-tens of milliseconds whatever its size).
+local :mod:`warehouse` API, one ``insert_many`` call per bundle: in streaming all
+tables' rows of a bundle together, in batch up to ``batch_rows`` rows of one table
+(each DuckDB call opens the file under its lock: tens of milliseconds whatever its
+size).
 ``bigquery://PROJECT/DATASET`` uses ``WriteToBigQuery`` with ``CREATE_NEVER``
 (Terraform owns the tables) and streaming inserts, whose insert ids let BigQuery
 drop a retried bundle's repeats.
@@ -11,14 +12,13 @@ drop a retried bundle's repeats.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterator
 from typing import Any
 
 import apache_beam as beam
 from apache_beam.io.gcp.bigquery import BigQueryDisposition, WriteToBigQuery
 from apache_beam.io.gcp.pubsub import PubsubMessage, WriteToPubSub
 from apache_beam.metrics import Metrics
-from apache_beam.options.pipeline_options import StandardOptions
 from pydantic import BaseModel
 
 from bridge.attributes import PUBSUB_MAX_ATTRIBUTE_VALUE_BYTES, truncate_utf8
@@ -27,7 +27,7 @@ from schemas.tables import TABLES
 from warehouse.bigquery_warehouse import json_row
 
 __all__ = [
-    "WriteDeadLetters",
+    "PublishDeadLetters",
     "WriteToWarehouse",
     "WriteToWarehouseFn",
     "dead_letter_message",
@@ -39,15 +39,21 @@ _OPEN_WAREHOUSES: dict[str, Any] = {}
 (and calls ``setup``) for every bundle; opening the DuckDB file each time (tables
 checked against the schemas) cost half a second per bundle."""
 
+_TABLE_OF_MODEL: dict[type[BaseModel], str] = {spec.model: name for name, spec in TABLES.items()}
+
 
 class WriteToWarehouseFn(beam.DoFn):  # type: ignore[misc]
-    """Inserts each batch of one table's records with a single call."""
+    """Records of any warehouse tables -> one ``insert_many`` per bundle (or per
+    ``batch_rows`` records): each DuckDB call opens the file under its lock, so a
+    bundle's raw, spine, energy and dead-letter rows share one call."""
 
-    def __init__(self, url: str, chunk_rows: int) -> None:
+    def __init__(self, url: str, batch_rows: int) -> None:
         self._url = url
-        self._chunk_rows = chunk_rows
+        self._batch_rows = batch_rows
         self._written = Metrics.counter("warehouse", "rows")
         self._warehouse: Any = None
+        self._pending: dict[str, list[BaseModel]] = {}
+        self._buffered = 0
 
     def setup(self) -> None:
         from warehouse import open_warehouse
@@ -56,62 +62,85 @@ class WriteToWarehouseFn(beam.DoFn):  # type: ignore[misc]
             _OPEN_WAREHOUSES[self._url] = open_warehouse(self._url)
         self._warehouse = _OPEN_WAREHOUSES[self._url]
 
-    def process(self, batch: tuple[str, Iterable[BaseModel]]) -> Iterator[Any]:
-        table, records = batch
-        chunk: list[BaseModel] = []
-        for record in records:
-            chunk.append(record)
-            if len(chunk) >= self._chunk_rows:
-                self._written.inc(self._warehouse.insert_rows(table, chunk))
-                chunk = []
-        if chunk:
-            self._written.inc(self._warehouse.insert_rows(table, chunk))
+    def start_bundle(self) -> None:
+        self._pending = {}
+        self._buffered = 0
+
+    def process(self, record: BaseModel) -> Iterator[Any]:
+        self._pending.setdefault(_TABLE_OF_MODEL[type(record)], []).append(record)
+        self._buffered += 1
+        if self._buffered >= self._batch_rows:
+            self._flush()
         return iter(())
 
+    def finish_bundle(self) -> None:
+        self._flush()
 
-class WriteToWarehouse(beam.PTransform):  # type: ignore[misc]
-    """Records of one table -> that table of the warehouse the URL names."""
+    def _flush(self) -> None:
+        pending, self._pending, self._buffered = self._pending, {}, 0
+        if pending:
+            self._written.inc(self._warehouse.insert_many(pending))
 
-    def __init__(self, url: str, table: str, batch_size: int = 5_000) -> None:
+
+class _WriteTableToBigQuery(beam.PTransform):  # type: ignore[misc]
+    def __init__(self, project: str, dataset: str, table: str) -> None:
         super().__init__()
-        self._batch_size = batch_size
-        if table not in TABLES:
-            raise KeyError(f"unknown table {table!r}; known: {sorted(TABLES)}")
-        self._url = url
+        self._project = project
+        self._dataset = dataset
         self._table = table
 
     def expand(self, records: beam.PCollection[BaseModel]) -> Any:
+        return (
+            records
+            | "ToRow" >> beam.Map(lambda row, table=self._table: json_row(table, row))
+            | "WriteToBigQuery"
+            >> WriteToBigQuery(
+                table=self._table,
+                dataset=self._dataset,
+                project=self._project,
+                create_disposition=BigQueryDisposition.CREATE_NEVER,
+                write_disposition=BigQueryDisposition.WRITE_APPEND,
+                method=WriteToBigQuery.Method.STREAMING_INSERTS,
+            )
+        )
+
+
+class WriteToWarehouse(beam.PTransform):  # type: ignore[misc]
+    """``{table: records}`` -> those tables of the warehouse the URL names.
+
+    DuckDB, streaming: the tables' records are flattened into one sink, so each bundle
+    costs one warehouse call, not one per table. DuckDB, batch: one sink per table,
+    fused with the stage producing its records (a Flatten of PCollections from
+    different stages would be materialised between stages), each inserting up to
+    ``batch_rows`` records per call.
+    """
+
+    def __init__(self, url: str, batch_rows: int = 50_000) -> None:
+        super().__init__()
+        self._url = url
+        self._batch_rows = batch_rows
+
+    def expand(self, tables: dict[str, beam.PCollection[BaseModel]]) -> Any:
+        unknown = sorted(set(tables) - set(TABLES))
+        if unknown:
+            raise KeyError(f"unknown table(s) {unknown}; known: {sorted(TABLES)}")
         if self._url.startswith("bigquery://"):
             project, dataset = self._url.removeprefix("bigquery://").split("/", 1)
-            return (
-                records
-                | "ToRow" >> beam.Map(lambda row, table=self._table: json_row(table, row))
-                | "WriteToBigQuery"
-                >> WriteToBigQuery(
-                    table=self._table,
-                    dataset=dataset,
-                    project=project,
-                    create_disposition=BigQueryDisposition.CREATE_NEVER,
-                    write_disposition=BigQueryDisposition.WRITE_APPEND,
-                    method=WriteToBigQuery.Method.STREAMING_INSERTS,
-                )
-            )
-        if records.pipeline.options.view_as(StandardOptions).streaming:
-            # Within each bundle, so rows land when their bundle completes. Batches
-            # across bundles (GroupIntoBatches) wait for a processing-time timer that
-            # the local runner cannot fire while its one worker sits in an empty
-            # Pub/Sub pull (30 s), and a stop in that window lost the buffered rows.
-            batches = (
-                records
-                | "Batch" >> beam.BatchElements(min_batch_size=1, max_batch_size=self._batch_size)
-                | "KeyByTable" >> beam.WithKeys(self._table)
-            )
-        else:
-            # Batch: one group per table, written when the input is done, in chunks.
-            batches = (
-                records | "KeyByTable" >> beam.WithKeys(self._table) | "Group" >> beam.GroupByKey()
-            )
-        return batches | "Insert" >> beam.ParDo(WriteToWarehouseFn(self._url, self._batch_size))
+            return {
+                table: records | table >> _WriteTableToBigQuery(project, dataset, table)
+                for table, records in tables.items()
+            }
+        if all(records.is_bounded for records in tables.values()):
+            return {
+                table: records
+                | f"Insert[{table}]" >> beam.ParDo(WriteToWarehouseFn(self._url, self._batch_rows))
+                for table, records in tables.items()
+            }
+        return (
+            tuple(tables.values())
+            | "AllTables" >> beam.Flatten()
+            | "Insert" >> beam.ParDo(WriteToWarehouseFn(self._url, self._batch_rows))
+        )
 
 
 def dead_letter_message(letter: DeadLetter) -> PubsubMessage:
@@ -131,20 +160,17 @@ def dead_letter_message(letter: DeadLetter) -> PubsubMessage:
     return PubsubMessage(letter.raw_payload, attributes)
 
 
-class WriteDeadLetters(beam.PTransform):  # type: ignore[misc]
-    """Dead letters -> the ``dead_letters`` table, and the DLQ topic when one is given."""
+class PublishDeadLetters(beam.PTransform):  # type: ignore[misc]
+    """Dead letters -> the dead-letter Pub/Sub topic (the table is written by
+    :class:`WriteToWarehouse` with the other tables)."""
 
-    def __init__(self, warehouse_url: str, topic: str | None) -> None:
+    def __init__(self, topic: str) -> None:
         super().__init__()
-        self._warehouse_url = warehouse_url
         self._topic = topic
 
     def expand(self, letters: beam.PCollection[DeadLetter]) -> Any:
-        written = letters | "ToTable" >> WriteToWarehouse(self._warehouse_url, "dead_letters")
-        if self._topic:
-            _ = (
-                letters
-                | "ToMessage" >> beam.Map(dead_letter_message)
-                | "ToTopic" >> WriteToPubSub(self._topic, with_attributes=True)
-            )
-        return written
+        return (
+            letters
+            | "ToMessage" >> beam.Map(dead_letter_message)
+            | "ToTopic" >> WriteToPubSub(self._topic, with_attributes=True)
+        )

@@ -54,6 +54,9 @@ QUALITY_MISSING = 3
 QUALITY_NAMES: tuple[str, ...] = ("GOOD", "INTERPOLATED", "CARRIED_FORWARD", "MISSING")
 """Quality codes by their integer value (the names of ``schemas.spine.Quality``)."""
 
+_QUALITIES: tuple[Quality, ...] = tuple(Quality(name) for name in QUALITY_NAMES)
+"""The enum members by code, built once (constructing them per value was measurable)."""
+
 DISCRETE_SIGNALS: frozenset[str] = frozenset({"pumps_running", "injection_pump_running"})
 """Signals whose in-between value means nothing (1.5 pumps): held, never interpolated."""
 
@@ -306,7 +309,7 @@ def to_spine_point(
             max=_opt(block.max[i, j]),
             last=_opt(block.last[i, j]),
             count=int(block.count[i, j]),
-            quality=Quality(QUALITY_NAMES[int(block.quality[i, j])]),
+            quality=_QUALITIES[int(block.quality[i, j])],
         )
         for j, signal in enumerate(NUMERIC_SIGNALS)
     }

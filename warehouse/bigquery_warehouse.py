@@ -150,6 +150,17 @@ class BigQueryWarehouse:
             written += len(chunk)
         return written
 
+    def insert_many(self, rows_by_table: Mapping[str, Sequence[BaseModel]]) -> int:
+        """Stream each table's rows in turn (BigQuery has no transaction across
+        streaming inserts; insert ids make a retried call safe).
+
+        Raises:
+            WarehouseError: a table's rows were refused; earlier tables' rows are written.
+        """
+        for table, rows in rows_by_table.items():
+            check_rows(table, rows)
+        return sum(self.insert_rows(table, rows) for table, rows in rows_by_table.items())
+
     def query(
         self, sql: str, params: Mapping[str, ParamValue] | None = None
     ) -> list[dict[str, Any]]:

@@ -130,17 +130,29 @@ class DuckDBWarehouse:
 
     def insert_rows(self, table: str, rows: Sequence[BaseModel]) -> int:
         """Append ``rows`` to ``table`` in one transaction: all of them or none."""
-        check_rows(table, rows)
-        if not rows:
+        return self.insert_many({table: rows})
+
+    def insert_many(self, rows_by_table: Mapping[str, Sequence[BaseModel]]) -> int:
+        """Append rows to several tables under one lock, connection and transaction:
+        all of them or none. One call costs about what one table's insert does."""
+        for table, rows in rows_by_table.items():
+            check_rows(table, rows)
+        data = {table: arrow_table(table, rows) for table, rows in rows_by_table.items() if rows}
+        if not data:
             return 0
-        data = arrow_table(table, rows)
         with self._connect(write=True) as con:
+            con.execute("BEGIN TRANSACTION")
+            table = ""
             try:
-                con.register("_incoming_rows", data)
-                con.execute(f'INSERT INTO "{table}" BY NAME SELECT * FROM _incoming_rows')
+                for table, incoming in data.items():
+                    con.register("_incoming_rows", incoming)
+                    con.execute(f'INSERT INTO "{table}" BY NAME SELECT * FROM _incoming_rows')
+                    con.unregister("_incoming_rows")
+                con.execute("COMMIT")
             except duckdb.Error as exc:
+                con.execute("ROLLBACK")
                 raise WarehouseError(f"{table}: rows rejected, nothing written: {exc}") from exc
-        return len(rows)
+        return sum(len(rows) for rows in rows_by_table.values())
 
     def query(
         self, sql: str, params: Mapping[str, ParamValue] | None = None

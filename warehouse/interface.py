@@ -57,6 +57,11 @@ class Warehouse(Protocol):
         """Append ``rows`` (instances of the table's model) to ``table``; return the count."""
         ...
 
+    def insert_many(self, rows_by_table: Mapping[str, Sequence[BaseModel]]) -> int:
+        """Append rows to several tables in one call (the streaming sink writes a
+        bundle's raw, spine, energy and dead-letter rows at once); return the count."""
+        ...
+
     def query(
         self, sql: str, params: Mapping[str, ParamValue] | None = None
     ) -> list[dict[str, Any]]:

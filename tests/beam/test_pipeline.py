@@ -157,7 +157,7 @@ def test_production_graph_writes_bigquery_and_the_dead_letter_topic() -> None:
     p = beam.Pipeline(options=options)
     write_outputs(build_pipeline(p, options), options)
     labels = {t.unique_name for t in p.to_runner_api().components.transforms.values()}
-    for sink in ("WriteRaw", "WriteSpine", "WriteEnergy", "WriteDeadLetters/ToTable"):
-        assert f"{sink}/WriteToBigQuery" in labels
-    assert "WriteDeadLetters/ToTopic" in labels
+    for table in ("raw_readings", "spine_points", "energy_rows", "dead_letters"):
+        assert f"WriteToWarehouse/{table}/WriteToBigQuery" in labels
+    assert "PublishDeadLetters/ToTopic" in labels
     assert "Read/ReadFromPubSub" in labels

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from datetime import UTC, datetime
 
+import apache_beam as beam
 import pytest
 
 from beam.sinks import WriteToWarehouse, dead_letter_message
@@ -47,5 +48,7 @@ def test_dead_letter_message_attributes_fit_pubsub_limits() -> None:
 
 
 def test_unknown_table_is_refused_when_the_graph_is_built() -> None:
-    with pytest.raises(KeyError, match="unknown table 'spine'"):
-        WriteToWarehouse("duckdb:///x.duckdb", "spine")
+    p = beam.Pipeline()
+    spine = p | beam.Create([])
+    with pytest.raises(KeyError, match=r"unknown table\(s\) \['spine'\]"):
+        _ = {"spine": spine} | WriteToWarehouse("duckdb:///x.duckdb")

@@ -201,3 +201,26 @@ def test_maximum_bytes_billed_is_set_when_configured(client: RecordingClient) ->
 def test_a_client_is_refused_for_duckdb() -> None:
     with pytest.raises(WarehouseError, match="BigQuery client was given"):
         open_warehouse("duckdb:///tmp/x.duckdb", client=RecordingClient())
+
+
+def test_insert_many_streams_each_table(bq: BigQueryWarehouse, client: RecordingClient) -> None:
+    written = bq.insert_many(
+        {
+            "dead_letters": [ROWS["dead_letters"]],
+            "spine_points": [ROWS["spine_points"], ROWS["spine_points"]],
+            "energy_rows": [],
+        }
+    )
+    assert written == 3
+    assert [(table, len(rows)) for table, rows, _ in client.inserts] == [
+        ("my-project.twin.dead_letters", 1),
+        ("my-project.twin.spine_points", 2),
+    ]
+
+
+def test_insert_many_checks_every_table_before_sending(
+    bq: BigQueryWarehouse, client: RecordingClient
+) -> None:
+    with pytest.raises(UnknownTableError):
+        bq.insert_many({"dead_letters": [ROWS["dead_letters"]], "plans": [ROWS["plan_rows"]]})
+    assert client.inserts == []

@@ -103,3 +103,37 @@ def test_spine_point_defaults_round_trip(duck: DuckDBWarehouse) -> None:
     duck.insert_rows("spine_points", [bare])
     (back,) = duck.query("SELECT * FROM spine_points")
     assert SpinePoint.model_validate(back) == bare
+
+
+def test_insert_many_writes_every_table_in_one_call(duck: DuckDBWarehouse) -> None:
+    written = duck.insert_many(
+        {
+            "spine_points": [ROWS["spine_points"]],
+            "energy_rows": [ROWS["energy_rows"]],
+            "dead_letters": [ROWS["dead_letters"], ROWS["dead_letters"]],
+            "raw_readings": [],
+        }
+    )
+    assert written == 4
+    counts = duck.query(
+        "SELECT (SELECT COUNT(*) FROM spine_points) AS spine, "
+        "(SELECT COUNT(*) FROM energy_rows) AS energy, "
+        "(SELECT COUNT(*) FROM dead_letters) AS dead, "
+        "(SELECT COUNT(*) FROM raw_readings) AS raw"
+    )
+    assert counts == [{"spine": 1, "energy": 1, "dead": 2, "raw": 0}]
+
+
+def test_insert_many_is_all_or_nothing_across_tables(duck: DuckDBWarehouse) -> None:
+    # The second table's row breaks a NOT NULL column after the first table was inserted.
+    bad = EnergyRow.model_construct(**{**ROWS["energy_rows"].model_dump(), "skid_id": None})
+    with pytest.raises(WarehouseError, match="energy_rows: rows rejected, nothing written"):
+        duck.insert_many({"spine_points": [ROWS["spine_points"]], "energy_rows": [bad]})
+    assert duck.query(
+        "SELECT (SELECT COUNT(*) FROM spine_points) + (SELECT COUNT(*) FROM energy_rows) AS n"
+    ) == [{"n": 0}]
+    with pytest.raises(WarehouseError, match="row 0 is a SpinePoint"):
+        duck.insert_many(
+            {"dead_letters": [ROWS["dead_letters"]], "energy_rows": [ROWS["spine_points"]]}
+        )
+    assert duck.query("SELECT COUNT(*) AS n FROM dead_letters") == [{"n": 0}]
