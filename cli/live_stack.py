@@ -273,7 +273,7 @@ def summarise_live_run(run: LiveRun, plot: Path) -> None:
     print(
         f"  warehouse: {totals['distinct_raw']:,} distinct raw readings "
         f"({totals['raw_rows']:,} rows), {totals['dead_letters']:,} dead letters, "
-        f"{totals['spine_rows']:,} spine rows ({totals['missing_rows']:,} with flow MISSING), "
+        f"{totals['spine_rows']:,} spine rows, "
         f"{totals['energy_rows']:,} energy rows"
     )
     verdict = (
