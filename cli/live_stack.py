@@ -39,7 +39,6 @@ from cli.local_services import (
     stop_process_group,
 )
 from schemas.site_config import load_site_config
-from schemas.telemetry import TelemetryReading
 from twin.simulator import FaultKind, FaultSpec, SimulatedMessage, SimulationSpec, simulate
 from warehouse import open_warehouse
 
@@ -55,31 +54,25 @@ class LiveRun:
     start: datetime
     end: datetime
     published: int
+    skid_id: str
+    maop_psig: float
     distinct_valid: int
     duplicates: int
     malformed: int
     warehouse_url: str
 
 
-def _faults(start: datetime) -> tuple[FaultSpec, ...]:
+def _faults(skid_id: str, start: datetime) -> tuple[FaultSpec, ...]:
     def at(minutes: float) -> datetime:
         return start + timedelta(minutes=minutes)
 
     return (
-        FaultSpec(kind=FaultKind.DUPLICATE, skid_id="ATL-01", start=at(1), end=at(2)),
-        FaultSpec(kind=FaultKind.OUT_OF_ORDER, skid_id="ATL-01", start=at(2), end=at(3)),
-        FaultSpec(kind=FaultKind.MALFORMED, skid_id="ATL-01", start=at(3), end=at(3.5)),
-        FaultSpec(kind=FaultKind.DROPOUT, skid_id="ATL-01", start=at(4), end=at(6)),
-        FaultSpec(kind=FaultKind.INJECTION_PUMP_FAILURE, skid_id="ATL-01", start=at(6), end=at(8)),
+        FaultSpec(kind=FaultKind.DUPLICATE, skid_id=skid_id, start=at(1), end=at(2)),
+        FaultSpec(kind=FaultKind.OUT_OF_ORDER, skid_id=skid_id, start=at(2), end=at(3)),
+        FaultSpec(kind=FaultKind.MALFORMED, skid_id=skid_id, start=at(3), end=at(3.5)),
+        FaultSpec(kind=FaultKind.DROPOUT, skid_id=skid_id, start=at(4), end=at(6)),
+        FaultSpec(kind=FaultKind.INJECTION_PUMP_FAILURE, skid_id=skid_id, start=at(6), end=at(8)),
     )
-
-
-def _valid(payload: bytes) -> bool:
-    try:
-        TelemetryReading.model_validate_json(payload)
-    except ValueError:
-        return False
-    return True
 
 
 def _create_topics(emulator: PubSubEmulator) -> str:
@@ -149,6 +142,13 @@ def _wait_ready(port: int, proc: subprocess.Popen[bytes], timeout_s: float) -> N
     raise RuntimeError(f"the bridge was not ready within {timeout_s:.0f} s")
 
 
+def _restore_env(name: str, value: str | None) -> None:
+    if value is None:
+        os.environ.pop(name, None)
+    else:
+        os.environ[name] = value
+
+
 def _bridge_counters(port: int) -> dict[str, float]:
     with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=2) as r:
         return parse_prometheus_text(r.read().decode())
@@ -172,6 +172,7 @@ def run_live_stack(
     """
     out.mkdir(parents=True, exist_ok=True)
     config = load_site_config(config_path)
+    skid = config.skids[0]
     now = datetime.now(UTC).replace(second=0, microsecond=0)
     start = now - timedelta(minutes=backlog_minutes)
     end = now + timedelta(minutes=live_minutes)
@@ -180,23 +181,30 @@ def run_live_stack(
         duration_s=(end - start).total_seconds(),
         interval_s=1.0,
         seed=17,
-        skid_ids=("ATL-01",),
-        faults=_faults(start),
+        skid_ids=(skid.skid_id,),
+        faults=_faults(skid.skid_id, start),
     )
     messages: list[SimulatedMessage] = simulate(config, spec).messages
     payloads = [m.payload for m in messages]
     run = LiveRun(
         start=start,
         end=end,
+        skid_id=skid.skid_id,
+        maop_psig=skid.segment.maop_psig,
         published=len(messages),
-        distinct_valid=len({p for p in payloads if _valid(p)}),
+        distinct_valid=len({m.payload for m in messages if m.source_ts is not None}),
         duplicates=len(payloads) - len(set(payloads)),
         malformed=sum(m.source_ts is None for m in messages),
         warehouse_url=f"duckdb:///{(out / 'warehouse.duckdb').resolve()}",
     )
     (out / "warehouse.duckdb").unlink(missing_ok=True)
     open_warehouse(run.warehouse_url)  # tables and views exist before anyone reads
-    with mosquitto() as broker, pubsub_emulator() as emulator:
+    with contextlib.ExitStack() as stack:
+        broker = stack.enter_context(mosquitto())
+        emulator = stack.enter_context(pubsub_emulator())
+        # The google-cloud clients find the emulator only through this variable; it
+        # is set for the emulator's life (the subprocesses inherit it) and then undone.
+        stack.callback(_restore_env, "PUBSUB_EMULATOR_HOST", os.environ.get("PUBSUB_EMULATOR_HOST"))
         os.environ["PUBSUB_EMULATOR_HOST"] = emulator.host
         subscription = _create_topics(emulator)
         health_port = free_port()
@@ -323,7 +331,8 @@ def _plot(rows: list[dict[str, object]], run: LiveRun, path: Path) -> None:
 
     fig, (ax1, ax2) = plt.subplots(2, 1, sharex=True, figsize=(9, 6))
     ax1.plot(ts, series("discharge_psig"), label="discharge (spine mean), psig")
-    ax1.axhline(900.0, color="red", linestyle="--", label="MAOP 900 psig")
+    maop = run.maop_psig
+    ax1.axhline(maop, color="red", linestyle="--", label=f"MAOP {maop:.0f} psig")
     ax1.set_ylabel("psig")
     ax1.legend(loc="lower left")
     ax2.plot(ts, series("dr_observed_pct"), label="observed DR %")
@@ -332,7 +341,7 @@ def _plot(rows: list[dict[str, object]], run: LiveRun, path: Path) -> None:
     ax2.set_ylabel("% / ppm")
     ax2.legend(loc="lower left")
     fig.suptitle(
-        f"ATL-01 streamed {run.start:%H:%M}-{run.end:%H:%M} UTC: dropout, then injection "
+        f"{run.skid_id} streamed {run.start:%H:%M}-{run.end:%H:%M} UTC: dropout, then injection "
         "pump failure"
     )
     fig.autofmt_xdate()

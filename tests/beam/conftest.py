@@ -6,6 +6,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from apache_beam.options.pipeline_options import PipelineOptions, StandardOptions
+from pydantic import ValidationError
 
 from schemas.telemetry import TelemetryReading
 
@@ -36,3 +37,13 @@ def streaming_options() -> PipelineOptions:
     options = PipelineOptions(runner="BundleBasedDirectRunner")
     options.view_as(StandardOptions).streaming = True
     return options
+
+
+def is_valid_reading(payload: bytes) -> bool:
+    """Whether a payload passes the contract: the tests' independent count of what the
+    job must use, as opposed to what it must dead-letter."""
+    try:
+        TelemetryReading.model_validate_json(payload)
+    except ValidationError:
+        return False
+    return True

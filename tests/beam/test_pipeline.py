@@ -16,6 +16,7 @@ from apache_beam.testing.util import assert_that, equal_to
 from beam.options import validate_options
 from beam.pipeline import OUTPUTS, build_pipeline, write_outputs
 from schemas.site_config import SiteConfig
+from tests.beam.conftest import is_valid_reading
 from tests.conftest import REFERENCE_CONFIG
 from twin.simulator import FaultKind, FaultSpec, SimulationSpec, simulate
 
@@ -77,8 +78,8 @@ def test_every_message_is_used_duplicated_or_dead_lettered(site_config: SiteConf
             assert got["too_late"] == 0 and got["out_of_range"] == 0
             assert got["duplicates"] == expected_duplicates
             distinct_used = got["readings"] - got["duplicates"]
-            assert distinct_used == sum(1 for d in distinct if _valid(d))
-            assert got["dead_letters"] == sum(1 for d in payloads if not _valid(d)) > 0
+            assert distinct_used == sum(1 for d in distinct if is_valid_reading(d))
+            assert got["dead_letters"] == sum(1 for d in payloads if not is_valid_reading(d)) > 0
             # readings in = distinct readings used + duplicates + dead letters, exactly
             assert distinct_used + got["duplicates"] + got["dead_letters"] == len(payloads)
 
@@ -92,18 +93,6 @@ def test_every_message_is_used_duplicated_or_dead_lettered(site_config: SiteConf
             equal_to(minutes),
             label="OneEnergyRowPerPoint",
         )
-
-
-def _valid(payload: bytes) -> bool:
-    from pydantic import ValidationError
-
-    from schemas.telemetry import TelemetryReading
-
-    try:
-        TelemetryReading.model_validate_json(payload)
-    except ValidationError:
-        return False
-    return True
 
 
 @pytest.mark.parametrize(

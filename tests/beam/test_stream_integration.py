@@ -17,13 +17,12 @@ from typing import Any
 import pytest
 from apache_beam.runners.runner import PipelineState
 from google.cloud import pubsub_v1
-from pydantic import ValidationError
 
 from beam.pipeline import run
 from bridge.attributes import ATTR_TS, rfc3339_utc
 from cli.local_services import PubSubEmulator
 from schemas.site_config import SiteConfig
-from schemas.telemetry import TelemetryReading
+from tests.beam.conftest import is_valid_reading
 from tests.conftest import REFERENCE_CONFIG
 from twin.simulator import FaultKind, FaultSpec, SimulationSpec, simulate
 from warehouse import open_warehouse
@@ -37,14 +36,6 @@ _COMPARED = (
     "downstream_psig, temperature_degf, density_kg_m3, pump_power_kw, pumps_running, "
     "injection_pump_running"
 )
-
-
-def _valid(payload: bytes) -> bool:
-    try:
-        TelemetryReading.model_validate_json(payload)
-    except ValidationError:
-        return False
-    return True
 
 
 @pytest.fixture(scope="module")
@@ -111,7 +102,7 @@ def streamed(
     """Run the streaming job until every message has landed and the spine holds every
     distinct reading (the local runner can stall up to 30 s in an empty pull)."""
     start, messages = simulated
-    distinct_valid = len({m.payload for m in messages if _valid(m.payload)})
+    distinct_valid = len({m.payload for m in messages if is_valid_reading(m.payload)})
     subscription = _publish(pubsub, "stream-it", messages)
     dlq_topic = _publish(pubsub, "stream-it-dlq", []).replace("/subscriptions/", "/topics/")
     url = f"duckdb:///{tmp_path_factory.mktemp('stream')}/stream.duckdb"
@@ -147,7 +138,7 @@ def test_every_message_is_used_duplicated_or_dead_lettered(
 ) -> None:
     _, messages = simulated
     payloads = [m.payload for m in messages]
-    valid = [p for p in payloads if _valid(p)]
+    valid = [p for p in payloads if is_valid_reading(p)]
     expected_duplicates = sum(n - 1 for n in Counter(valid).values())
     expected_dead = len(payloads) - len(valid)
     assert expected_duplicates > 0 and expected_dead > 0
@@ -174,7 +165,7 @@ def test_dead_letters_reach_the_dead_letter_topic_with_their_reason(
     simulated: tuple[datetime, list[Any]], streamed: str, pubsub: PubSubEmulator
 ) -> None:
     _, messages = simulated
-    bad = sorted(m.payload for m in messages if not _valid(m.payload))
+    bad = sorted(m.payload for m in messages if not is_valid_reading(m.payload))
     subscriber = pubsub_v1.SubscriberClient()
     path = subscriber.subscription_path(pubsub.project, "stream-it-dlq")
     received: list[Any] = []

@@ -21,6 +21,8 @@ def _run(url: str, distinct_valid: int, malformed: int) -> LiveRun:
     return LiveRun(
         start=T0,
         end=T0 + timedelta(minutes=10),
+        skid_id="ATL-01",
+        maop_psig=900.0,
         published=distinct_valid + malformed,
         distinct_valid=distinct_valid,
         duplicates=0,
