@@ -21,6 +21,7 @@ DuckDB (``$name``), never formatted into the SQL. The session time zone is UTC, 
 
 from __future__ import annotations
 
+import threading
 import time
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
@@ -44,6 +45,9 @@ from warehouse.sql_files import parameter_names, query_sql, to_duckdb, view_ddl,
 from warehouse.table_schemas import arrow_table, duckdb_columns, duckdb_create_table
 
 __all__ = ["DuckDBWarehouse"]
+
+_ALIAS = "warehouse"
+"""The name the file is attached under while an operation runs."""
 
 
 def _utc(value: Any) -> Any:
@@ -71,6 +75,12 @@ class DuckDBWarehouse:
         if not self.path.parent.is_dir():
             raise WarehouseError(f"directory of the warehouse file does not exist: {self.path}")
         self._lock = ReadWriteFileLock(self.path, lock_timeout_s)
+        self._quoted_path = "'" + str(self.path).replace("'", "''") + "'"
+        self._mutex = threading.Lock()
+        self._host = duckdb.connect(":memory:")
+        # Set after connecting: the built-in ICU extension is not loaded yet when the
+        # connect-time config is applied.
+        self._host.execute("SET TimeZone = 'UTC'")
         self._create_tables_and_views()
 
     def __repr__(self) -> str:
@@ -78,11 +88,14 @@ class DuckDBWarehouse:
 
     @contextmanager
     def _connect(self, *, write: bool) -> Iterator[duckdb.DuckDBPyConnection]:
-        with self._lock.exclusive() if write else self._lock.shared():
+        """The file attached to this object's in-memory DuckDB, under the file lock,
+        detached (and, after a write, checkpointed by DuckDB) before the lock goes."""
+        mode = "" if write else " (READ_ONLY)"
+        with self._mutex, self._lock.exclusive() if write else self._lock.shared():
             deadline = time.monotonic() + self._lock.timeout_s
             while True:
                 try:
-                    con = duckdb.connect(str(self.path), read_only=not write)
+                    self._host.execute(f"ATTACH {self._quoted_path} AS {_ALIAS}{mode}")
                     break
                 except duckdb.IOException as exc:
                     # Another program (a DuckDB shell, say) holds the file outside our lock.
@@ -90,12 +103,11 @@ class DuckDBWarehouse:
                         raise WarehouseBusyError(f"{self.path}: {exc}") from exc
                     time.sleep(0.05)
             try:
-                # Set after connecting: the built-in ICU extension is not loaded yet
-                # when the connect-time config is applied.
-                con.execute("SET TimeZone = 'UTC'")
-                yield con
+                self._host.execute(f"USE {_ALIAS}")
+                yield self._host
             finally:
-                con.close()
+                self._host.execute("USE memory")
+                self._host.execute(f"DETACH {_ALIAS}")
 
     def _create_tables_and_views(self) -> None:
         with self._connect(write=True) as con:
