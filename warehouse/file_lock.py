@@ -81,3 +81,15 @@ class ReadWriteFileLock:
     def exclusive(self) -> AbstractContextManager[None]:
         """Hold the lock alone."""
         return self._held(fcntl.LOCK_EX)
+
+    def wanted(self) -> bool:
+        """True when someone else is at the gate: a reader or writer (another process,
+        or another handle in this one) waiting for the lock this caller holds."""
+        fd = os.open(self._gate, os.O_RDWR | os.O_CREAT, 0o664)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            return True
+        finally:
+            os.close(fd)
+        return False

@@ -58,3 +58,27 @@ def read_counts(url: str, started_file: str, stop_file: str, out: str) -> None:
             break
         time.sleep(0.01)
     Path(out).write_text(json.dumps({"counts": counts, "errors": errors}))
+
+
+def write_and_hold(url: str, rows: int, ready_file: str) -> None:
+    """Insert ``rows`` spine rows with a writer that keeps the file attached for an
+    hour, say so, then wait to be killed (the rows are committed, not checkpointed)."""
+    from warehouse import DuckDBWarehouse
+
+    wh = DuckDBWarehouse(url.removeprefix("duckdb://"), linger_s=3600.0)
+    wh.insert_rows(
+        "spine_points",
+        [
+            SpinePoint(
+                skid_id="ATL-01",
+                grid_ts=START + timedelta(minutes=i),
+                interval_s=60,
+                emitted_ts=START,
+                line_flow_bph=stats(55_000.0),
+            )
+            for i in range(rows)
+        ],
+    )
+    Path(ready_file).touch()
+    while True:
+        time.sleep(1)

@@ -1,0 +1,81 @@
+"""A writer keeps the file attached between writes (no checkpoint per write): what it
+committed survives the process being killed, readers in other processes still get in,
+and an idle writer lets go of the file."""
+
+from __future__ import annotations
+
+import multiprocessing
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from multiprocessing.process import BaseProcess
+from pathlib import Path
+
+from tests.warehouse.concurrency_workers import write_and_hold
+from warehouse import DuckDBWarehouse
+
+ROWS = 300
+_WAIT_S = 60.0
+
+
+@contextmanager
+def _holding_writer(path: Path) -> Iterator[BaseProcess]:
+    """A writer process that committed ``ROWS`` rows and still has the file attached."""
+    DuckDBWarehouse(path).close()
+    ready = path.with_name("writer-ready")
+    writer = multiprocessing.get_context("spawn").Process(
+        target=write_and_hold, args=(f"duckdb://{path}", ROWS, str(ready))
+    )
+    writer.start()
+    try:
+        deadline = time.monotonic() + _WAIT_S
+        while not ready.exists():
+            assert writer.is_alive(), "the writer process died"
+            assert time.monotonic() < deadline, "the writer never committed"
+            time.sleep(0.05)
+        yield writer
+    finally:
+        writer.kill()
+        writer.join()
+
+
+def _plain_duckdb_can_open(path: Path) -> bool:
+    """Whether DuckDB itself (no lock of ours) can open the file from another process."""
+    probe = f"import duckdb; duckdb.connect({str(path)!r}, read_only=True).close()"
+    return subprocess.run([sys.executable, "-c", probe], capture_output=True).returncode == 0
+
+
+def test_committed_rows_survive_a_killed_writer(tmp_path: Path) -> None:
+    path = tmp_path / "twin.duckdb"
+    with _holding_writer(path) as writer:
+        wal = path.with_name(path.name + ".wal")
+        assert wal.exists() and wal.stat().st_size > 0, "rows should be in the WAL only"
+        assert not _plain_duckdb_can_open(path), "the writer should still hold the file"
+        writer.kill()
+        writer.join()
+    assert writer.exitcode == -9
+    # A reader replays the WAL the killed writer left; a writer then checkpoints it.
+    assert DuckDBWarehouse(path).query("SELECT COUNT(*) AS n FROM spine_points") == [{"n": ROWS}]
+    reopened = DuckDBWarehouse(path, linger_s=0)
+    assert reopened.query("SELECT COUNT(DISTINCT grid_ts) AS n FROM spine_points") == [{"n": ROWS}]
+    assert not wal.exists() or wal.stat().st_size == 0
+
+
+def test_reader_process_gets_in_while_a_writer_holds_the_file(tmp_path: Path) -> None:
+    path = tmp_path / "twin.duckdb"
+    with _holding_writer(path) as writer:
+        reader = DuckDBWarehouse(path, lock_timeout_s=_WAIT_S, linger_s=0)
+        assert reader.query("SELECT COUNT(*) AS n FROM spine_points") == [{"n": ROWS}]
+        assert writer.is_alive()
+
+
+def test_idle_writer_lets_go_of_the_file(tmp_path: Path) -> None:
+    path = tmp_path / "twin.duckdb"
+    writer = DuckDBWarehouse(path, linger_s=0.2)  # creating the tables is a write
+    deadline = time.monotonic() + _WAIT_S
+    while not _plain_duckdb_can_open(path):
+        assert time.monotonic() < deadline, "the idle writer kept the file"
+        time.sleep(0.2)
+    assert writer.query("SELECT COUNT(*) AS n FROM dead_letters") == [{"n": 0}]
