@@ -9,13 +9,14 @@ read-write and exclusive for inserts, detached before the lock is released.
 
 Costs (measured, README "Warehouse"). Each object keeps one in-memory DuckDB and
 ``ATTACH``es the file to it per operation (about 2 ms), instead of connecting (12-15
-ms: most of a connect is building a DuckDB instance). A writer's ``DETACH``
-checkpoints the WAL into the file (tens of ms for the wide spine and energy tables),
-so a writer keeps the file attached after a write — each commit is already durable
-in the WAL — and detaches only when someone is at the lock's gate (a reader or
-writer of another process or object, seen within 5 ms) or after ``linger_s`` without
-a write. Checkpointing less often does not pay: a reader attaching a file with a WAL
-replays it, and replay cost grows with the WAL (measured: ~0.1 ms per KB).
+ms: most of a connect is building a DuckDB instance). Every commit is durable in the
+WAL, so a writer keeps the file attached after a write and detaches only when
+someone is at the lock's gate (a reader or writer of another process or object, seen
+within 5 ms) or after ``linger_s`` without a write. DuckDB's checkpoint on detach is
+off (it cost 40-50 ms a time on the wide spine and energy tables); the writer
+checkpoints before detaching once the WAL exceeds ``checkpoint_wal_bytes``, because
+whoever attaches next replays the WAL, and replay grows with it (measured: about
+0.1 ms per KB).
 
 Trade-off: readers wait while a write commits and the writer checkpoints. In
 exchange readers always see committed data, never fail because the job is writing,
@@ -82,10 +83,17 @@ class DuckDBWarehouse:
             :class:`WarehouseBusyError`.
         linger_s: how long the file stays attached for writing after a write when
             nobody else wants it (0: detach after every write).
+        checkpoint_wal_bytes: a writer checkpoints before detaching once the WAL is
+            larger than this.
     """
 
     def __init__(
-        self, path: str | Path, *, lock_timeout_s: float = 60.0, linger_s: float = 0.5
+        self,
+        path: str | Path,
+        *,
+        lock_timeout_s: float = 60.0,
+        linger_s: float = 0.5,
+        checkpoint_wal_bytes: int = 64 * 1024,
     ) -> None:
         self.path = Path(path)
         if not self.path.parent.is_dir():
@@ -96,7 +104,8 @@ class DuckDBWarehouse:
         self._mutex = threading.Lock()
         self._lingering: ExitStack | None = None
         self._last_write_s = 0.0
-        self._host = duckdb.connect(":memory:")
+        self._checkpoint_wal_bytes = checkpoint_wal_bytes
+        self._host = duckdb.connect(":memory:", config={"checkpoint_on_detach": "DISABLED"})
         # Set after connecting: the built-in ICU extension is not loaded yet when the
         # connect-time config is applied.
         self._host.execute("SET TimeZone = 'UTC'")
@@ -147,14 +156,21 @@ class DuckDBWarehouse:
                     time.sleep(0.05)
             held.callback(self._host.execute, f"DETACH {_ALIAS}")
             held.callback(self._host.execute, "USE memory")
+            if write:
+                held.callback(self._checkpoint_when_wal_exceeds, self._checkpoint_wal_bytes)
             self._host.execute(f"USE {_ALIAS}")
         except BaseException:
             held.close()
             raise
         return held
 
+    def _checkpoint_when_wal_exceeds(self, wal_bytes: int) -> None:
+        wal = self.path.with_name(self.path.name + ".wal")
+        if wal.exists() and wal.stat().st_size > wal_bytes:
+            self._host.execute(f"CHECKPOINT {_ALIAS}")
+
     def _release(self) -> None:
-        """Detach the lingering write attachment (DuckDB checkpoints) and unlock."""
+        """Detach the lingering write attachment and unlock."""
         held, self._lingering = self._lingering, None
         if held is not None:
             held.close()

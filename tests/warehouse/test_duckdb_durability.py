@@ -1,6 +1,7 @@
-"""A writer keeps the file attached between writes (no checkpoint per write): what it
-committed survives the process being killed, readers in other processes still get in,
-and an idle writer lets go of the file."""
+"""A writer keeps the file attached between writes and checkpoints only when the WAL
+has grown: what it committed survives the process being killed, readers in other
+processes still get in (and see rows still in the WAL), an idle writer lets go of
+the file."""
 
 from __future__ import annotations
 
@@ -14,6 +15,7 @@ from multiprocessing.process import BaseProcess
 from pathlib import Path
 
 from tests.warehouse.concurrency_workers import write_and_hold
+from tests.warehouse.rows import representative_rows
 from warehouse import DuckDBWarehouse
 
 ROWS = 300
@@ -56,11 +58,11 @@ def test_committed_rows_survive_a_killed_writer(tmp_path: Path) -> None:
         writer.kill()
         writer.join()
     assert writer.exitcode == -9
-    # A reader replays the WAL the killed writer left; a writer then checkpoints it.
+    # A reader replays the WAL the killed writer left; so does the next writer.
     assert DuckDBWarehouse(path).query("SELECT COUNT(*) AS n FROM spine_points") == [{"n": ROWS}]
-    reopened = DuckDBWarehouse(path, linger_s=0)
+    reopened = DuckDBWarehouse(path, linger_s=0, checkpoint_wal_bytes=0)
     assert reopened.query("SELECT COUNT(DISTINCT grid_ts) AS n FROM spine_points") == [{"n": ROWS}]
-    assert not wal.exists() or wal.stat().st_size == 0
+    assert not wal.exists() or wal.stat().st_size == 0, "the writer should have checkpointed"
 
 
 def test_reader_process_gets_in_while_a_writer_holds_the_file(tmp_path: Path) -> None:
@@ -79,3 +81,16 @@ def test_idle_writer_lets_go_of_the_file(tmp_path: Path) -> None:
         assert time.monotonic() < deadline, "the idle writer kept the file"
         time.sleep(0.2)
     assert writer.query("SELECT COUNT(*) AS n FROM dead_letters") == [{"n": 0}]
+
+
+def test_writer_checkpoints_only_past_the_wal_threshold(tmp_path: Path) -> None:
+    path = tmp_path / "twin.duckdb"
+    wal = path.with_name(path.name + ".wal")
+    rows = [representative_rows()["raw_readings"]] * 10
+    keep_wal = DuckDBWarehouse(path, linger_s=0, checkpoint_wal_bytes=1 << 30)
+    keep_wal.insert_rows("raw_readings", rows)
+    assert wal.exists() and wal.stat().st_size > 0, "under the threshold the WAL stays"
+    assert keep_wal.query("SELECT COUNT(*) AS n FROM raw_readings") == [{"n": 10}]
+    DuckDBWarehouse(path, linger_s=0, checkpoint_wal_bytes=0).insert_rows("raw_readings", rows)
+    assert not wal.exists() or wal.stat().st_size == 0, "past the threshold: checkpointed"
+    assert keep_wal.query("SELECT COUNT(*) AS n FROM raw_readings") == [{"n": 20}]
