@@ -94,8 +94,10 @@ def _arrow_type(field: dict[str, Any]) -> pa.DataType:
     return pa.list_(base) if field["mode"] == "REPEATED" else base
 
 
+@cache
 def arrow_schema(table: str) -> pa.Schema:
-    """The Arrow schema that matches the DuckDB table column for column."""
+    """The Arrow schema that matches the DuckDB table column for column (built once per
+    table: building the nested types cost more than converting a bundle's rows)."""
     return pa.schema([pa.field(f["name"], _arrow_type(f)) for f in table_fields(table)])
 
 
@@ -108,14 +110,17 @@ def _plain(value: object) -> object:
     return value
 
 
-def _column(field: dict[str, Any], values: list[Any]) -> pa.Array:
-    kind = _arrow_type(field)
+def _column(field: dict[str, Any], kind: pa.DataType, values: list[Any]) -> pa.Array:
     if field["mode"] == "REPEATED":
         return pa.array([_plain(v) for v in values], kind)
     if field["type"] == "RECORD":
         children = [
-            _column(f, [None if v is None else getattr(v, f["name"]) for v in values])
-            for f in field["fields"]
+            _column(
+                f,
+                kind.field(i).type,
+                [None if v is None else getattr(v, f["name"]) for v in values],
+            )
+            for i, f in enumerate(field["fields"])
         ]
         mask = pa.array([v is None for v in values], pa.bool_())
         return pa.StructArray.from_arrays(children, fields=list(kind), mask=mask)
@@ -124,8 +129,11 @@ def _column(field: dict[str, Any], values: list[Any]) -> pa.Array:
 
 def arrow_table(table: str, rows: Sequence[BaseModel]) -> pa.Table:
     """``rows`` (models of ``table``) as an Arrow table with :func:`arrow_schema`."""
-    fields = table_fields(table)
+    schema = arrow_schema(table)
     return pa.Table.from_arrays(
-        [_column(f, [getattr(r, f["name"]) for r in rows]) for f in fields],
-        schema=arrow_schema(table),
+        [
+            _column(f, schema.field(i).type, [getattr(r, f["name"]) for r in rows])
+            for i, f in enumerate(table_fields(table))
+        ],
+        schema=schema,
     )
