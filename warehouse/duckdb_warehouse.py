@@ -32,8 +32,10 @@ DuckDB (``$name``), never formatted into the SQL. The session time zone is UTC, 
 
 from __future__ import annotations
 
+import atexit
 import threading
 import time
+import weakref
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import ExitStack, contextmanager
 from datetime import UTC, datetime
@@ -61,6 +63,15 @@ _ALIAS = "warehouse"
 """The name the file is attached under while an operation runs."""
 _WATCH_INTERVAL_S = 0.005
 """How often a lingering writer looks for someone waiting for the lock."""
+
+
+_OPEN: weakref.WeakSet[DuckDBWarehouse] = weakref.WeakSet()
+
+
+@atexit.register
+def _close_open_warehouses() -> None:
+    for warehouse in list(_OPEN):
+        warehouse.close()
 
 
 def _utc(value: Any) -> Any:
@@ -109,6 +120,7 @@ class DuckDBWarehouse:
         # Set after connecting: the built-in ICU extension is not loaded yet when the
         # connect-time config is applied.
         self._host.execute("SET TimeZone = 'UTC'")
+        _OPEN.add(self)
         self._create_tables_and_views()
 
     def __repr__(self) -> str:
@@ -193,9 +205,13 @@ class DuckDBWarehouse:
                     return
 
     def close(self) -> None:
-        """Release the file now (a lingering write attachment, if any)."""
+        """Release the file now and close the in-memory DuckDB; the object is done.
+
+        Every open warehouse is closed this way at interpreter exit, so a lingering
+        writer detaches cleanly and DuckDB's bindings are not left alive at shutdown."""
         with self._mutex:
             self._release()
+            self._host.close()
 
     def _create_tables_and_views(self) -> None:
         with self._connect(write=True) as con:
