@@ -3,8 +3,7 @@
 The warehouse URL picks the implementation: ``duckdb:///PATH`` writes through the
 local :mod:`warehouse` API, one ``insert_many`` call per bundle: in streaming all
 tables' rows of a bundle together, in batch up to ``batch_rows`` rows of one table
-(each DuckDB call opens the file under its lock: tens of milliseconds whatever its
-size).
+(each call commits and fsyncs DuckDB's WAL: milliseconds whatever its size).
 ``bigquery://PROJECT/DATASET`` uses ``WriteToBigQuery`` with ``CREATE_NEVER``
 (Terraform owns the tables) and streaming inserts, whose insert ids let BigQuery
 drop a retried bundle's repeats.
@@ -44,8 +43,8 @@ _TABLE_OF_MODEL: dict[type[BaseModel], str] = {spec.model: name for name, spec i
 
 class WriteToWarehouseFn(beam.DoFn):  # type: ignore[misc]
     """Records of any warehouse tables -> one ``insert_many`` per bundle (or per
-    ``batch_rows`` records): each DuckDB call opens the file under its lock, so a
-    bundle's raw, spine, energy and dead-letter rows share one call."""
+    ``batch_rows`` records): each DuckDB call is a transaction with its own WAL fsync,
+    so a bundle's raw, spine, energy and dead-letter rows share one call."""
 
     def __init__(self, url: str, batch_rows: int) -> None:
         self._url = url

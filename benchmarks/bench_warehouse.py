@@ -1,8 +1,9 @@
 """Local warehouse insert speed: spine rows (12 nested SignalStats each) into DuckDB.
 
 ``DuckDBWarehouse.insert_rows`` builds Arrow columns straight from the model
-attributes and inserts them in one statement, opening and closing its connection
-under the file lock as every write does. Two baselines, measured in the same run on
+attributes and inserts them in one statement, attaching the file under the file lock
+as every write does (a fresh warehouse object and file per call, so each call also
+creates the tables). Two baselines, measured in the same run on
 the same rows into a fresh file over one already-open connection (so the baselines
 do not pay for opening the file):
 

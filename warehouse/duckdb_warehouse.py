@@ -196,11 +196,7 @@ class DuckDBWarehouse:
                 if self._lingering is None:
                     return
                 idle_s = time.monotonic() - self._last_write_s
-                try:
-                    wanted = self._lock.wanted()
-                except OSError:  # the file's directory is gone: nothing to wait for
-                    wanted = True
-                if wanted or idle_s >= self._linger_s:
+                if idle_s >= self._linger_s or self._lock.wanted():
                     self._release()
                     return
 
@@ -249,7 +245,7 @@ class DuckDBWarehouse:
         return self.insert_many({table: rows})
 
     def insert_many(self, rows_by_table: Mapping[str, Sequence[BaseModel]]) -> int:
-        """Append rows to several tables under one lock, connection and transaction:
+        """Append rows to several tables under one lock, attachment and transaction:
         all of them or none. One call costs about what one table's insert does."""
         for table, rows in rows_by_table.items():
             check_rows(table, rows)

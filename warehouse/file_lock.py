@@ -84,8 +84,12 @@ class ReadWriteFileLock:
 
     def wanted(self) -> bool:
         """True when someone else is at the gate: a reader or writer (another process,
-        or another handle in this one) waiting for the lock this caller holds."""
-        fd = os.open(self._gate, os.O_RDWR | os.O_CREAT, 0o664)
+        or another handle in this one) waiting for the lock this caller holds. Also
+        True when the gate file is gone (its directory is being removed): let go."""
+        try:
+            fd = os.open(self._gate, os.O_RDWR)
+        except FileNotFoundError:
+            return True
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
