@@ -19,7 +19,7 @@ import apache_beam as beam
 import numpy as np
 import pyarrow as pa  # type: ignore[import-untyped]
 import pyarrow.compute as pc  # type: ignore[import-untyped]
-from apache_beam.io import fileio
+from apache_beam.io.filesystems import FileSystems
 from apache_beam.io.gcp.pubsub import PubsubMessage, ReadFromPubSub
 from apache_beam.metrics import Metrics
 from apache_beam.options.pipeline_options import PipelineOptions
@@ -77,10 +77,16 @@ class _ReadMessages(beam.PTransform):  # type: ignore[misc]
             )
         return (
             p
-            | "MatchFiles" >> fileio.MatchFiles(self._opts.input)
-            | "ReadMatches" >> fileio.ReadMatches()
+            | "Pattern" >> beam.Create([self._opts.input])
+            | "MatchFiles" >> beam.FlatMap(_matching_files)
             | "ReadLines" >> beam.ParDo(_ReadLineBatchesFn(_LINES_PER_BATCH))
         )
+
+
+def _matching_files(pattern: str) -> list[str]:
+    """Paths matching a glob on any Beam file system (local, ``gs://``), sorted."""
+    (match,) = FileSystems.match([pattern])
+    return sorted(m.path for m in match.metadata_list)
 
 
 _LINES_PER_BATCH = 10_000
@@ -89,6 +95,9 @@ _LINES_PER_BATCH = 10_000
 
 class _ReadLineBatchesFn(beam.DoFn):  # type: ignore[misc]
     """A file -> its lines as :class:`MessageBatch` elements, ``batch_lines`` each.
+
+    Files are read whole by one worker each (no split within a file): what the local
+    runner does anyway, and a backfill's input is many daily or hourly files.
 
     Lines are split as ``ReadFromText`` splits them (``\\n`` or ``\\r\\n``, a last line
     without one kept, no empty element after the final newline); compressed files are
@@ -99,8 +108,8 @@ class _ReadLineBatchesFn(beam.DoFn):  # type: ignore[misc]
     def __init__(self, batch_lines: int) -> None:
         self._batch_lines = batch_lines
 
-    def process(self, readable: fileio.ReadableFile) -> Iterator[MessageBatch]:
-        with readable.open() as fh:
+    def process(self, path: str) -> Iterator[MessageBatch]:
+        with FileSystems.open(path) as fh:
             lines: list[bytes] = []
             for line in fh:
                 lines.append(_strip_newline(line))
@@ -194,19 +203,23 @@ def build_pipeline(
     end = parse_time(opts.end, "end") if opts.end else None
     readings: beam.PCollection[TelemetryReading] = parsed["readings"]
     raw = parsed["raw"]
-    out_of_range = p | "NoneOutOfRange" >> beam.Create([])
-    if (start is not None or end is not None) and readings.is_bounded:
+    if readings.is_bounded:
+        # Also without a range: a pass-through fused with the parsing, cheaper than
+        # an empty source for out_of_range (one more stage for the runner to run).
         selected = _InRange(start, end)
         split = readings | "SelectRange" >> beam.FlatMap(selected.split).with_outputs(
             "out_of_range", main="inside"
         )
         readings, out_of_range = split.inside, split.out_of_range
-        raw = raw | "SelectRawRange" >> beam.FlatMap(selected.raw_rows)
+        if start is not None or end is not None:
+            raw = raw | "SelectRawRange" >> beam.FlatMap(selected.raw_rows)
     elif start is not None or end is not None:
         selected = _InRange(start, end)
         split = readings | "SelectRange" >> beam.Partition(selected.partition, 2)
         readings, out_of_range = split[0], split[1]
         raw = raw | "SelectRawRange" >> beam.Filter(selected)
+    else:
+        out_of_range = p | "NoneOutOfRange" >> beam.Create([])
     spine = readings | "TimeSpine" >> TimeSpine(spine_config_of(config, opts))
     energy = spine["spine"] | "EnergyRows" >> EnergyRows(config)
     dead_letters = (parsed["dead_letters"], spine["too_late"]) | "AllDeadLetters" >> beam.Flatten()

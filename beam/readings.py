@@ -11,10 +11,11 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import apache_beam as beam
+import numpy as np
 import pyarrow as pa  # type: ignore[import-untyped]
 from apache_beam.io.gcp.pubsub import PubsubMessage
 from apache_beam.metrics import Metrics
@@ -183,34 +184,43 @@ def _valid_positions(payloads: list[bytes], max_payload_bytes: int) -> tuple[lis
 
 
 def _raw_rows(
-    readings: list[TelemetryReading], batch: MessageBatch, index: list[int], now: datetime
+    readings: ReadingBatch, batch: MessageBatch, index: list[int], now: datetime
 ) -> RowBatch:
-    """The raw records of a batch's valid readings as ``raw_readings`` columns."""
+    """The raw records of a batch's valid readings (``readings`` holds the payloads at
+    ``index``) as ``raw_readings`` columns."""
     n = len(readings)
+    ts_type = pa.timestamp("us", tz="UTC")
     if batch.messages is None:
-        message_ids: list[str | None] = [None] * n
-        published: list[datetime | None] = [None] * n
-        attributes = ["{}"] * n
+        message_ids = pa.nulls(n, pa.string())
+        published = pa.nulls(n, ts_type)
+        attributes = pa.array(["{}"] * n, pa.string())
     else:
         messages = [batch.messages[i] for i in index]
-        message_ids = [m.message_id or None for m in messages]
-        published = [_publish_time(m) for m in messages]
-        attributes = [_attributes_json(m) for m in messages]
-    ts_type = pa.timestamp("us", tz="UTC")
+        message_ids = pa.array([m.message_id or None for m in messages], pa.string())
+        published = pa.array([_publish_time(m) for m in messages], ts_type)
+        attributes = pa.array([_attributes_json(m) for m in messages], pa.string())
+    source_us = np.round(readings.columns.ts_s * 1e6).astype(np.int64)
     columns = {
-        "skid_id": pa.array([r.skid_id for r in readings], pa.string()),
-        "source_ts": pa.array([r.source_ts for r in readings], ts_type),
-        "seq": pa.array([r.seq for r in readings], pa.int64()),
-        "message_id": pa.array(message_ids, pa.string()),
-        "publish_ts": pa.array(published, ts_type),
-        "ingest_ts": pa.array([now] * n, ts_type),
-        "attributes_json": pa.array(attributes, pa.string()),
+        "skid_id": pa.array(readings.skid_id, pa.string()),
+        "source_ts": pa.array(source_us, ts_type),
+        "seq": pa.array(readings.columns.seq, pa.int64()),
+        "message_id": message_ids,
+        "publish_ts": published,
+        "ingest_ts": pa.array(np.full(n, _micros(now), dtype=np.int64), ts_type),
+        "attributes_json": attributes,
         "payload": pa.array([batch.payloads[i] for i in index], pa.binary()).cast(pa.string()),
     }
     schema = arrow_schema("raw_readings")
     return RowBatch(
         "raw_readings", pa.Table.from_arrays([columns[f.name] for f in schema], schema=schema)
     )
+
+
+def _micros(ts: datetime) -> int:
+    return (ts - _EPOCH) // timedelta(microseconds=1)
+
+
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 
 class ParseBatchFn(beam.DoFn):  # type: ignore[misc]
@@ -244,8 +254,9 @@ class ParseBatchFn(beam.DoFn):  # type: ignore[misc]
                     index.append(i)
                     readings.append(parsed[0])
         if readings:
-            yield ReadingBatch.of(readings)
-            yield TaggedOutput(TAG_RAW, _raw_rows(readings, batch, index, now))
+            columns = ReadingBatch.of(readings)
+            yield columns
+            yield TaggedOutput(TAG_RAW, _raw_rows(columns, batch, index, now))
 
 
 class _BatchMessagesFn(beam.DoFn):  # type: ignore[misc]

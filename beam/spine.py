@@ -483,10 +483,12 @@ class TimeSpine(beam.PTransform):  # type: ignore[misc]
             | "KeyBySkidChunk" >> beam.ParDo(_ChunkKeysFn(points, spine.interval_s, context_s))
             | "GroupChunks" >> beam.GroupByKey()
             | "SpineChunks"
-            >> beam.ParDo(SpineChunkFn(spine, points)).with_outputs(TAG_DUPLICATES, main="spine")
+            >> beam.ParDo(SpineChunkFn(spine, points)).with_outputs(
+                TAG_DUPLICATES, TAG_TOO_LATE, main="spine"
+            )
         )
         return {
             "spine": outputs.spine,
-            "too_late": readings.pipeline | "NoneTooLate" >> beam.Create([]),
+            "too_late": outputs[TAG_TOO_LATE],  # never emitted: nothing is late in batch
             "duplicates": outputs[TAG_DUPLICATES],
         }
