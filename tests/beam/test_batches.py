@@ -110,7 +110,12 @@ def test_file_lines_have_no_message_attributes() -> None:
     )
 
 
-def test_lines_are_split_as_read_from_text_splits_them(tmp_path: Path) -> None:
+@pytest.mark.parametrize("block_bytes", [3, 1 << 20])
+def test_lines_are_split_as_read_from_text_splits_them(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, block_bytes: int
+) -> None:
+    """Also when the file is read in blocks that cut lines (and ``\\r\\n``) in two."""
+    monkeypatch.setattr("beam.pipeline._BLOCK_BYTES", block_bytes)
     path = tmp_path / "lines.jsonl"
     path.write_bytes(b'{"a": 1}\r\n\nsecond\nthird\r\n\r\nlast without newline')
     batches = list(_ReadLineBatchesFn(batch_lines=2).process(str(path)))
