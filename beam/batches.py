@@ -21,7 +21,6 @@ BigQuery sink and for tests comparing the two paths.
 from __future__ import annotations
 
 import math
-import operator
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -35,7 +34,7 @@ from pydantic import BaseModel
 
 from schemas.tables import TABLES
 from schemas.telemetry import NUMERIC_SIGNALS, TelemetryReading
-from twin.spine import ReadingColumns
+from twin.spine import ReadingColumns, columns_from_readings
 
 __all__ = ["MessageBatch", "ReadingBatch", "RowBatch", "records_of"]
 
@@ -58,7 +57,6 @@ class MessageBatch:
         return PubsubMessage(self.payloads[i], {})
 
 
-_READ_SIGNALS = operator.attrgetter(*NUMERIC_SIGNALS)
 _KIND = {
     s: bool if bool in get_args(a) else int if int in get_args(a) else float
     for s in NUMERIC_SIGNALS
@@ -81,17 +79,7 @@ class ReadingBatch:
     @classmethod
     def of(cls, readings: list[TelemetryReading]) -> ReadingBatch:
         """Columns of validated readings."""
-        values = np.array([_READ_SIGNALS(r) for r in readings], dtype=float)
-        return cls(
-            tuple(r.skid_id for r in readings),
-            ReadingColumns(
-                ts_s=np.array([r.source_ts.timestamp() for r in readings], dtype=float),
-                seq=np.array([r.seq for r in readings], dtype=np.int64),
-                values=values.reshape(len(readings), len(NUMERIC_SIGNALS)),
-                product_code=tuple(r.product_code for r in readings),
-                batch_id=tuple(r.batch_id for r in readings),
-            ),
-        )
+        return cls(tuple(r.skid_id for r in readings), columns_from_readings(readings))
 
     def take(self, mask: npt.NDArray[np.bool_]) -> ReadingBatch:
         """The rows where ``mask`` is true."""
