@@ -21,11 +21,11 @@ from apache_beam.pvalue import TaggedOutput
 from apache_beam.testing.test_pipeline import TestPipeline
 from apache_beam.testing.util import assert_that, equal_to
 
-from beam.batches import MessageBatch, ReadingBatch, RowBatch
+from beam.batches import MessageBatch, ReadingBatch, RowBatch, records_of
 from beam.energy import energy_batch
 from beam.pipeline import _ReadLineBatchesFn
-from beam.readings import TAG_DEAD_LETTER, TAG_RAW, ParseBatchFn, ParseReadingFn
-from beam.spine import spine_rows
+from beam.readings import TAG_DEAD_LETTER, TAG_RAW, ParseBatchFn, ParsedReadings, ParseReadingFn
+from beam.spine import TimeSpine, spine_rows
 from schemas.site_config import SiteConfig
 from schemas.telemetry import NUMERIC_SIGNALS, TelemetryReading
 from tests.beam.conftest import T0, reading
@@ -36,7 +36,7 @@ from warehouse import open_warehouse
 from warehouse.interface import WarehouseError
 from warehouse.table_schemas import arrow_table
 
-_NOT_COMPARED = {"ingest_ts", "received_ts"}
+_NOT_COMPARED = {"ingest_ts", "received_ts", "emitted_ts"}
 """Wall-clock stamps taken when each path ran."""
 
 
@@ -205,3 +205,50 @@ def test_row_batch_is_refused_by_a_table_of_other_columns(tmp_path: Path) -> Non
     assert wh.insert_many({"raw_readings": raw.arrow}) == 13
     (row,) = wh.query("SELECT COUNT(*) AS n, COUNT(DISTINCT payload) AS d FROM raw_readings")
     assert row == {"n": 13, "d": 12}
+
+
+def test_backfill_spine_across_day_chunks_is_one_block_per_skid(site_config: SiteConfig) -> None:
+    """Two skids over midnight UTC (the batch spine's chunk boundary), one with a gap
+    across it and a repeated reading: the rows are those of one ``compute_spine`` over
+    the whole span per skid, as the streaming path computes them."""
+    midnight = datetime(2026, 7, 2, tzinfo=UTC)
+    readings = []
+    for skid_id, skipped in (("ATL-01", range(-90, 90)), ("ATL-02", range(0))):
+        for offset_s in range(-600, 600, 15):
+            if offset_s not in skipped:
+                readings.append(
+                    reading(
+                        (midnight - T0).total_seconds() + offset_s,
+                        offset_s + 600,
+                        skid_id=skid_id,
+                        line_flow_bph=50_000.0 + offset_s,
+                    )
+                )
+    payloads = [r.model_dump_json().encode() for r in [*readings, readings[3]]]
+
+    limits = np.array([site_config.spine.gap_limit_s(s) for s in NUMERIC_SIGNALS], dtype=float)
+    expected = []
+    for skid_id in ("ATL-01", "ATL-02"):
+        cols = ReadingBatch.of([r for r in readings if r.skid_id == skid_id]).columns
+        first = int(midnight.timestamp()) // 60 - 60
+        block = compute_spine(
+            cols, first, first + 180, 60, limits, float(site_config.spine.silent_skid_max_s)
+        )
+        now = datetime.now(UTC)
+        expected += [
+            _fields(to_spine_point(block, int(i), skid_id, 0, now))
+            for i in np.flatnonzero(block.emit)
+        ]
+    assert any(
+        row["line_flow_bph"]["quality"] == "INTERPOLATED" and row["grid_ts"] == midnight
+        for row in expected
+    )
+
+    with TestPipeline(runner="FnApiRunner") as p:
+        source = p | beam.Create([PubsubMessage(d, {}) for d in payloads])
+        parsed = source | ParsedReadings()
+        out = parsed["readings"] | TimeSpine(site_config.spine)
+        rows = out["spine"] | beam.FlatMap(records_of) | beam.Map(_fields)
+        assert_that(rows, equal_to(expected))
+        duplicates = out["duplicates"] | beam.combiners.Count.Globally()
+        assert_that(duplicates, equal_to([1]), label="OneDuplicate")
