@@ -17,18 +17,20 @@ import numpy as np
 import pytest
 from apache_beam.io.gcp.pubsub import PubsubMessage
 from apache_beam.io.textio import ReadFromText
+from apache_beam.options.pipeline_options import PipelineOptions
 from apache_beam.pvalue import TaggedOutput
 from apache_beam.testing.test_pipeline import TestPipeline
 from apache_beam.testing.util import assert_that, equal_to
 
 from beam.batches import MessageBatch, ReadingBatch, RowBatch, records_of
 from beam.energy import energy_batch
-from beam.pipeline import _ReadLineBatchesFn
+from beam.pipeline import _ReadLineBatchesFn, build_pipeline, write_outputs
 from beam.readings import TAG_DEAD_LETTER, TAG_RAW, ParseBatchFn, ParsedReadings, ParseReadingFn
 from beam.spine import TimeSpine, spine_rows
 from schemas.site_config import SiteConfig
 from schemas.telemetry import NUMERIC_SIGNALS, TelemetryReading
 from tests.beam.conftest import T0, reading
+from tests.conftest import REFERENCE_CONFIG
 from twin.simulator import SimulationSpec, simulate
 from twin.spine import compute_spine, dedupe_mask, to_spine_point
 from twin.spine_energy import energy_rows
@@ -252,3 +254,20 @@ def test_backfill_spine_across_day_chunks_is_one_block_per_skid(site_config: Sit
         assert_that(rows, equal_to(expected))
         duplicates = out["duplicates"] | beam.combiners.Count.Globally()
         assert_that(duplicates, equal_to([1]), label="OneDuplicate")
+
+
+def test_backfill_to_bigquery_writes_single_rows() -> None:
+    """BigQuery takes rows, not Arrow batches: the backfill graph unbatches them."""
+    options = PipelineOptions(
+        [
+            f"--config={REFERENCE_CONFIG}",
+            "--input=gs://bucket/readings/*.jsonl",
+            "--warehouse=bigquery://my-project/dra_twin",
+        ]
+    )
+    p = beam.Pipeline(options=options)
+    write_outputs(build_pipeline(p, options), options)
+    labels = {t.unique_name for t in p.to_runner_api().components.transforms.values()}
+    for table in ("raw_readings", "spine_points", "energy_rows", "dead_letters"):
+        assert f"WriteToWarehouse/{table}/Unbatch" in labels
+        assert f"WriteToWarehouse/{table}/WriteToBigQuery" in labels
