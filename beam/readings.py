@@ -11,23 +11,29 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import apache_beam as beam
+import numpy as np
+import pyarrow as pa  # type: ignore[import-untyped]
 from apache_beam.io.gcp.pubsub import PubsubMessage
 from apache_beam.metrics import Metrics
 from apache_beam.pvalue import TaggedOutput
 from apache_beam.transforms.window import TimestampedValue
-from pydantic import ValidationError
+from apache_beam.utils.windowed_value import WindowedValue
+from pydantic import Json, TypeAdapter, ValidationError
 
+from beam.batches import MessageBatch, ReadingBatch, RowBatch
 from schemas.dead_letter import DeadLetter, DeadLetterStage
 from schemas.raw import RawReading
 from schemas.telemetry import TelemetryReading
+from warehouse.table_schemas import arrow_schema
 
 __all__ = [
     "TAG_DEAD_LETTER",
     "TAG_RAW",
+    "ParseBatchFn",
     "ParseReadingFn",
     "ParsedReadings",
     "dead_letter_for",
@@ -117,60 +123,204 @@ class ParseReadingFn(beam.DoFn):  # type: ignore[misc]
         }
 
     def process(self, message: PubsubMessage) -> Iterator[Any]:
-        now = datetime.now(UTC)
+        parsed = self.parse(message, datetime.now(UTC))
+        if isinstance(parsed, DeadLetter):
+            yield TaggedOutput(TAG_DEAD_LETTER, parsed)
+            return
+        reading, raw = parsed
+        yield TimestampedValue(reading, reading.source_ts.timestamp())
+        yield TaggedOutput(TAG_RAW, TimestampedValue(raw, reading.source_ts.timestamp()))
+
+    def parse(
+        self, message: PubsubMessage, now: datetime
+    ) -> tuple[TelemetryReading, RawReading] | DeadLetter:
+        """One message -> its reading and raw record, or its dead letter (counted)."""
         if len(message.data) > self._max_payload_bytes:
             self._dead[DeadLetterStage.OVERSIZE].inc()
-            yield TaggedOutput(
-                TAG_DEAD_LETTER,
-                dead_letter_for(
-                    message,
-                    DeadLetterStage.OVERSIZE,
-                    f"payload of {len(message.data)} bytes exceeds {self._max_payload_bytes} bytes",
-                    now,
-                ),
+            return dead_letter_for(
+                message,
+                DeadLetterStage.OVERSIZE,
+                f"payload of {len(message.data)} bytes exceeds {self._max_payload_bytes} bytes",
+                now,
             )
-            return
         try:
             reading = TelemetryReading.model_validate_json(message.data)
         except ValidationError as exc:
             stage = _validation_stage(exc)
             self._dead[stage].inc()
-            yield TaggedOutput(
-                TAG_DEAD_LETTER, dead_letter_for(message, stage, _short_error(exc), now)
-            )
-            return
+            return dead_letter_for(message, stage, _short_error(exc), now)
         self._valid.inc()
-        yield TimestampedValue(reading, reading.source_ts.timestamp())
-        yield TaggedOutput(
-            TAG_RAW,
-            TimestampedValue(
-                RawReading(
-                    skid_id=reading.skid_id,
-                    source_ts=reading.source_ts,
-                    seq=reading.seq,
-                    message_id=message.message_id or None,
-                    publish_ts=_publish_time(message),
-                    ingest_ts=now,
-                    attributes_json=_attributes_json(message),
-                    payload=bytes(message.data).decode("utf-8"),
-                ),
-                reading.source_ts.timestamp(),
-            ),
+        return reading, RawReading(
+            skid_id=reading.skid_id,
+            source_ts=reading.source_ts,
+            seq=reading.seq,
+            message_id=message.message_id or None,
+            publish_ts=_publish_time(message),
+            ingest_ts=now,
+            attributes_json=_attributes_json(message),
+            payload=bytes(message.data).decode("utf-8"),
         )
 
 
-class ParsedReadings(beam.PTransform):  # type: ignore[misc]
-    """Messages -> validated readings at their source time, raw records, dead letters."""
+_PAYLOADS = TypeAdapter(list[Json[TelemetryReading]])
+"""Validates a list of payloads in one call: each item is parsed as its own JSON
+document (so one line can never run into the next) by the same model, in Rust; the
+error, if any, names every failing item by its index."""
 
-    def __init__(self, max_payload_bytes: int = 65_536) -> None:
+
+def _valid_positions(payloads: list[bytes], max_payload_bytes: int) -> tuple[list[int], list[Any]]:
+    """Positions of the payloads that validate, with their readings. The others are
+    left to the per-message path, which words their dead letters."""
+    index = [i for i, p in enumerate(payloads) if len(p) <= max_payload_bytes]
+    while index:
+        try:
+            return index, _PAYLOADS.validate_python([payloads[i] for i in index])
+        except ValidationError as exc:
+            failed = {e["loc"][0] for e in exc.errors() if e["loc"]}
+            if not failed:
+                raise
+            index = [i for k, i in enumerate(index) if k not in failed]
+    return [], []
+
+
+def _raw_rows(
+    readings: ReadingBatch, batch: MessageBatch, index: list[int], now: datetime
+) -> RowBatch:
+    """The raw records of a batch's valid readings (``readings`` holds the payloads at
+    ``index``) as ``raw_readings`` columns."""
+    n = len(readings)
+    ts_type = pa.timestamp("us", tz="UTC")
+    if batch.messages is None:
+        message_ids = pa.nulls(n, pa.string())
+        published = pa.nulls(n, ts_type)
+        attributes = pa.array(["{}"] * n, pa.string())
+    else:
+        messages = [batch.messages[i] for i in index]
+        message_ids = pa.array([m.message_id or None for m in messages], pa.string())
+        published = pa.array([_publish_time(m) for m in messages], ts_type)
+        attributes = pa.array([_attributes_json(m) for m in messages], pa.string())
+    source_us = np.round(readings.columns.ts_s * 1e6).astype(np.int64)
+    columns = {
+        "skid_id": pa.array(readings.skid_id, pa.string()),
+        "source_ts": pa.array(source_us, ts_type),
+        "seq": pa.array(readings.columns.seq, pa.int64()),
+        "message_id": message_ids,
+        "publish_ts": published,
+        "ingest_ts": pa.array(np.full(n, _micros(now), dtype=np.int64), ts_type),
+        "attributes_json": attributes,
+        "payload": pa.array([batch.payloads[i] for i in index], pa.binary()).cast(pa.string()),
+    }
+    schema = arrow_schema("raw_readings")
+    return RowBatch(
+        "raw_readings", pa.Table.from_arrays([columns[f.name] for f in schema], schema=schema)
+    )
+
+
+def _micros(ts: datetime) -> int:
+    return (ts - _EPOCH) // timedelta(microseconds=1)
+
+
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+
+
+class ParseBatchFn(beam.DoFn):  # type: ignore[misc]
+    """Batch: :class:`MessageBatch` -> its valid readings as one :class:`ReadingBatch`
+    (main), their raw records as one :class:`RowBatch` (``raw``), and a
+    :class:`DeadLetter` per bad message (``dead_letter``).
+
+    The whole batch is validated in one pydantic call; only the messages it rejects
+    go through :meth:`ParseReadingFn.parse`, so each dead letter is worded exactly as
+    in streaming and keeps its own bytes.
+    """
+
+    def __init__(self, max_payload_bytes: int) -> None:
+        self._one = ParseReadingFn(max_payload_bytes)
+        self._max_payload_bytes = max_payload_bytes
+        self._valid = Metrics.counter(_NAMESPACE, "valid")
+
+    def process(self, batch: MessageBatch) -> Iterator[Any]:
+        now = datetime.now(UTC)
+        index, readings = _valid_positions(batch.payloads, self._max_payload_bytes)
+        self._valid.inc(len(index))
+        if len(index) < len(batch):
+            valid = set(index)
+            for i in range(len(batch)):
+                if i in valid:
+                    continue
+                parsed = self._one.parse(batch.message(i), now)
+                if isinstance(parsed, DeadLetter):
+                    yield TaggedOutput(TAG_DEAD_LETTER, parsed)
+                else:
+                    index.append(i)
+                    readings.append(parsed[0])
+        if readings:
+            columns = ReadingBatch.of(readings)
+            yield columns
+            yield TaggedOutput(TAG_RAW, _raw_rows(columns, batch, index, now))
+
+
+class _BatchMessagesFn(beam.DoFn):  # type: ignore[misc]
+    """Bounded input: single messages -> one :class:`MessageBatch` per bundle and
+    window (at most ``max_size`` each); batches pass through unchanged."""
+
+    def __init__(self, max_size: int) -> None:
+        self._max_size = max_size
+        self._pending: dict[Any, list[PubsubMessage]] = {}
+
+    def start_bundle(self) -> None:
+        self._pending = {}
+
+    def process(
+        self, element: MessageBatch | PubsubMessage, window: Any = beam.DoFn.WindowParam
+    ) -> Iterator[Any]:
+        if isinstance(element, MessageBatch):
+            yield element
+            return
+        pending = self._pending.setdefault(window, [])
+        pending.append(element)
+        if len(pending) >= self._max_size:
+            del self._pending[window]
+            yield _as_batch(pending)
+
+    def finish_bundle(self) -> Iterator[WindowedValue]:
+        pending, self._pending = self._pending, {}
+        for window, messages in pending.items():
+            yield WindowedValue(_as_batch(messages), window.max_timestamp(), [window])
+
+
+def _as_batch(messages: list[PubsubMessage]) -> MessageBatch:
+    return MessageBatch([bytes(m.data) for m in messages], messages)
+
+
+class ParsedReadings(beam.PTransform):  # type: ignore[misc]
+    """Messages -> validated readings at their source time, raw records, dead letters.
+
+    Bounded input (the backfill) may hold :class:`MessageBatch` elements as well as
+    single messages; it is parsed a batch at a time and its readings and raw records
+    come out batched (see :mod:`beam.batches`).
+    """
+
+    def __init__(self, max_payload_bytes: int = 65_536, batch_size: int = 10_000) -> None:
         super().__init__()
         self._max_payload_bytes = max_payload_bytes
+        self._batch_size = batch_size
 
     def expand(self, messages: beam.PCollection[PubsubMessage]) -> dict[str, beam.PCollection]:
-        """``{"readings": TelemetryReading, "raw": RawReading, "dead_letters": DeadLetter}``."""
-        outputs = messages | "Parse" >> beam.ParDo(
-            ParseReadingFn(self._max_payload_bytes)
-        ).with_outputs(TAG_RAW, TAG_DEAD_LETTER, main="readings")
+        """``{"readings": TelemetryReading, "raw": RawReading, "dead_letters": DeadLetter}``
+        (bounded: ``ReadingBatch`` and ``RowBatch`` of ``raw_readings``)."""
+        if messages.is_bounded:
+            outputs = (
+                messages
+                | "Batch" >> beam.ParDo(_BatchMessagesFn(self._batch_size))
+                | "ParseBatches"
+                >> beam.ParDo(ParseBatchFn(self._max_payload_bytes)).with_outputs(
+                    TAG_RAW, TAG_DEAD_LETTER, main="readings"
+                )
+            )
+        else:
+            outputs = messages | "Parse" >> beam.ParDo(
+                ParseReadingFn(self._max_payload_bytes)
+            ).with_outputs(TAG_RAW, TAG_DEAD_LETTER, main="readings")
         return {
             "readings": outputs.readings,
             "raw": outputs[TAG_RAW],

@@ -15,15 +15,19 @@ from collections.abc import Iterator
 from typing import Any
 
 import apache_beam as beam
+import pyarrow as pa  # type: ignore[import-untyped]
 from apache_beam.io.gcp.bigquery import BigQueryDisposition, WriteToBigQuery
 from apache_beam.io.gcp.pubsub import PubsubMessage, WriteToPubSub
 from apache_beam.metrics import Metrics
 from pydantic import BaseModel
 
+from beam.batches import RowBatch, records_of
 from bridge.attributes import PUBSUB_MAX_ATTRIBUTE_VALUE_BYTES, truncate_utf8
 from schemas.dead_letter import DeadLetter
 from schemas.tables import TABLES
 from warehouse.bigquery_warehouse import json_row
+from warehouse.interface import check_rows
+from warehouse.table_schemas import arrow_table
 
 __all__ = [
     "PublishDeadLetters",
@@ -38,13 +42,19 @@ _OPEN_WAREHOUSES: dict[str, Any] = {}
 (and calls ``setup``) for every bundle; opening the DuckDB file each time (tables
 checked against the schemas) cost half a second per bundle."""
 
+_BACKFILL_BATCH_ROWS = 500_000
+"""Backfill rows per warehouse call: each call commits and checkpoints the DuckDB file
+(a fixed cost of tens of milliseconds), and the local batch runner holds every
+stage's output in memory anyway."""
+
 _TABLE_OF_MODEL: dict[type[BaseModel], str] = {spec.model: name for name, spec in TABLES.items()}
 
 
 class WriteToWarehouseFn(beam.DoFn):  # type: ignore[misc]
     """Records of any warehouse tables -> one ``insert_many`` per bundle (or per
     ``batch_rows`` records): each DuckDB call is a transaction with its own WAL fsync,
-    so a bundle's raw, spine, energy and dead-letter rows share one call."""
+    so a bundle's raw, spine, energy and dead-letter rows share one call. Column batches
+    (:class:`~beam.batches.RowBatch`, the backfill's) go in as Arrow tables."""
 
     def __init__(self, url: str, batch_rows: int) -> None:
         self._url = url
@@ -52,6 +62,7 @@ class WriteToWarehouseFn(beam.DoFn):  # type: ignore[misc]
         self._written = Metrics.counter("warehouse", "rows")
         self._warehouse: Any = None
         self._pending: dict[str, list[BaseModel]] = {}
+        self._batches: dict[str, list[pa.Table]] = {}
         self._buffered = 0
 
     def setup(self) -> None:
@@ -63,11 +74,16 @@ class WriteToWarehouseFn(beam.DoFn):  # type: ignore[misc]
 
     def start_bundle(self) -> None:
         self._pending = {}
+        self._batches = {}
         self._buffered = 0
 
-    def process(self, record: BaseModel) -> Iterator[Any]:
-        self._pending.setdefault(_TABLE_OF_MODEL[type(record)], []).append(record)
-        self._buffered += 1
+    def process(self, record: BaseModel | RowBatch) -> Iterator[Any]:
+        if isinstance(record, RowBatch):
+            self._batches.setdefault(record.table, []).append(record.arrow)
+            self._buffered += len(record)
+        else:
+            self._pending.setdefault(_TABLE_OF_MODEL[type(record)], []).append(record)
+            self._buffered += 1
         if self._buffered >= self._batch_rows:
             self._flush()
         return iter(())
@@ -76,7 +92,14 @@ class WriteToWarehouseFn(beam.DoFn):  # type: ignore[misc]
         self._flush()
 
     def _flush(self) -> None:
-        pending, self._pending, self._buffered = self._pending, {}, 0
+        pending: dict[str, Any] = dict(self._pending)
+        for table, parts in self._batches.items():
+            models = pending.pop(table, [])
+            if models:
+                check_rows(table, models)
+                parts = [*parts, arrow_table(table, models)]
+            pending[table] = pa.concat_tables(parts)
+        self._pending, self._batches, self._buffered = {}, {}, 0
         if pending:
             self._written.inc(self._warehouse.insert_many(pending))
 
@@ -89,6 +112,8 @@ class _WriteTableToBigQuery(beam.PTransform):  # type: ignore[misc]
         self._table = table
 
     def expand(self, records: beam.PCollection[BaseModel]) -> Any:
+        if records.is_bounded:
+            records = records | "Unbatch" >> beam.FlatMap(records_of)
         return (
             records
             | "ToRow" >> beam.Map(lambda row, table=self._table: json_row(table, row))
@@ -107,11 +132,11 @@ class _WriteTableToBigQuery(beam.PTransform):  # type: ignore[misc]
 class WriteToWarehouse(beam.PTransform):  # type: ignore[misc]
     """``{table: records}`` -> those tables of the warehouse the URL names.
 
-    DuckDB, streaming: the tables' records are flattened into one sink, so each bundle
-    costs one warehouse call, not one per table. DuckDB, batch: one sink per table,
-    fused with the stage producing its records (a Flatten of PCollections from
-    different stages would be materialised between stages), each inserting up to
-    ``batch_rows`` records per call.
+    DuckDB: the tables' records are flattened into one sink, so each bundle costs one
+    warehouse call, not one per table. In batch (the backfill) the records come as
+    a few large column batches (:class:`~beam.batches.RowBatch`): the Flatten
+    gathers them all into one bundle, and each call inserts up to
+    ``_BACKFILL_BATCH_ROWS`` rows (one transaction, one checkpoint of the file).
     """
 
     def __init__(self, url: str, batch_rows: int = 50_000) -> None:
@@ -129,16 +154,12 @@ class WriteToWarehouse(beam.PTransform):  # type: ignore[misc]
                 table: records | table >> _WriteTableToBigQuery(project, dataset, table)
                 for table, records in tables.items()
             }
-        if all(records.is_bounded for records in tables.values()):
-            return {
-                table: records
-                | f"Insert[{table}]" >> beam.ParDo(WriteToWarehouseFn(self._url, self._batch_rows))
-                for table, records in tables.items()
-            }
+        bounded = all(records.is_bounded for records in tables.values())
+        batch_rows = max(self._batch_rows, _BACKFILL_BATCH_ROWS) if bounded else self._batch_rows
         return (
             tuple(tables.values())
             | "AllTables" >> beam.Flatten()
-            | "Insert" >> beam.ParDo(WriteToWarehouseFn(self._url, self._batch_rows))
+            | "Insert" >> beam.ParDo(WriteToWarehouseFn(self._url, batch_rows))
         )
 
 

@@ -26,6 +26,8 @@ from typing import Any
 
 import apache_beam as beam
 import numpy as np
+import numpy.typing as npt
+import pyarrow as pa  # type: ignore[import-untyped]
 from apache_beam.coders import BytesCoder, PickleCoder
 from apache_beam.metrics import Metrics
 from apache_beam.pvalue import TaggedOutput
@@ -36,14 +38,26 @@ from apache_beam.transforms.userstate import (
     TimerSpec,
     on_timer,
 )
-from apache_beam.transforms.window import TimestampedValue
 from apache_beam.utils.timestamp import Timestamp
 
+from beam.batches import ReadingBatch, RowBatch
 from schemas.dead_letter import DeadLetter, DeadLetterStage
 from schemas.site_config import SpineConfig
 from schemas.spine import SpinePoint
 from schemas.telemetry import NUMERIC_SIGNALS, TelemetryReading
-from twin.spine import ReadingColumns, compute_spine, dedupe_mask, row_fingerprint, to_spine_point
+from twin._arrays import FloatArray
+from twin.spine import (
+    QUALITY_NAMES,
+    IntArray,
+    ReadingColumns,
+    SpineBlock,
+    compute_spine,
+    dedupe_mask,
+    grid_index,
+    row_fingerprint,
+    to_spine_point,
+)
+from warehouse.table_schemas import arrow_schema
 
 __all__ = [
     "TAG_DUPLICATES",
@@ -52,6 +66,7 @@ __all__ = [
     "SpineChunkFn",
     "SpineFn",
     "TimeSpine",
+    "spine_rows",
 ]
 
 TAG_TOO_LATE = "too_late"
@@ -281,13 +296,20 @@ class SpineFn(beam.DoFn):  # type: ignore[misc]
 
 _CHUNK_S = 86_400
 """Batch grid chunk: about a day of points per group, so memory stays bounded."""
-_PRIMARY = b"P"
-_CONTEXT = b"C"
+
+
+@dataclass(frozen=True)
+class _ChunkPiece:
+    """Some readings of one skid for one chunk; ``primary`` marks those that fall in
+    the chunk itself (the rest are context for its gap fill and silent-skid rows)."""
+
+    readings: ReadingColumns
+    primary: npt.NDArray[np.bool_]
 
 
 class _ChunkKeysFn(beam.DoFn):  # type: ignore[misc]
-    """Reading -> ``((skid, chunk), flag + packed)`` for its own chunk (flag ``P``) and
-    for every neighbouring chunk whose gap fill or silent-skid rows need it (``C``)."""
+    """A batch of readings -> ``((skid, chunk), piece)`` for every chunk holding some
+    of them and every neighbouring chunk whose gap fill or silent-skid rows need them."""
 
     def __init__(self, points_per_chunk: int, interval_s: int, context_s: float) -> None:
         self._points = points_per_chunk
@@ -295,19 +317,84 @@ class _ChunkKeysFn(beam.DoFn):  # type: ignore[misc]
         self._interval_s = interval_s
         self._context_s = context_s
 
-    def process(self, reading: TelemetryReading) -> Iterator[tuple[tuple[str, int], bytes]]:
-        ts_s = reading.source_ts.timestamp()
-        own = math.floor(ts_s / self._interval_s) // self._points
-        packed = _pack(reading)
-        first = math.floor((ts_s - self._context_s) / self._span_s)
-        last = math.floor((ts_s + self._context_s) / self._span_s)
-        for chunk in range(first, last + 1):
-            flag = _PRIMARY if chunk == own else _CONTEXT
-            yield (reading.skid_id, chunk), flag + packed
+    def process(self, batch: ReadingBatch) -> Iterator[tuple[tuple[str, int], _ChunkPiece]]:
+        skids = np.array(batch.skid_id, dtype=object)
+        for skid_id in dict.fromkeys(batch.skid_id):
+            cols = (
+                batch.columns
+                if len(set(batch.skid_id)) == 1
+                else batch.columns.take(skids == skid_id)
+            )
+            own = grid_index(cols.ts_s, self._interval_s) // self._points
+            first = np.floor((cols.ts_s - self._context_s) / self._span_s).astype(np.int64)
+            last = np.floor((cols.ts_s + self._context_s) / self._span_s).astype(np.int64)
+            for chunk in range(int(first.min()), int(last.max()) + 1):
+                inside = (first <= chunk) & (last >= chunk)
+                if inside.any():
+                    yield (skid_id, chunk), _ChunkPiece(cols.take(inside), own[inside] == chunk)
+
+
+def _concat(pieces: list[_ChunkPiece]) -> _ChunkPiece:
+    return _ChunkPiece(
+        ReadingColumns(
+            ts_s=np.concatenate([p.readings.ts_s for p in pieces]),
+            seq=np.concatenate([p.readings.seq for p in pieces]),
+            values=np.concatenate([p.readings.values for p in pieces]),
+            product_code=tuple(x for p in pieces for x in p.readings.product_code),
+            batch_id=tuple(x for p in pieces for x in p.readings.batch_id),
+        ),
+        np.concatenate([p.primary for p in pieces]),
+    )
+
+
+_TIMESTAMP = pa.timestamp("us", tz="UTC")
+
+
+def _masked(values: FloatArray) -> pa.Array:
+    """Floats with NaN as null (``to_spine_point`` makes NaN ``None``)."""
+    return pa.array(values, pa.float64(), mask=np.isnan(values))
+
+
+def spine_rows(
+    block: SpineBlock, rows: IntArray, skid_id: str, revision: int, emitted_ts: datetime
+) -> RowBatch:
+    """Points ``rows`` of a block as ``spine_points`` columns: column for column what
+    :func:`twin.spine.to_spine_point` makes of each, without a model per row."""
+    n = int(rows.shape[0])
+    schema = arrow_schema("spine_points")
+    grid_us = (block.first_index + rows).astype(np.int64) * block.interval_s * 1_000_000
+    quality_names = np.array(QUALITY_NAMES, dtype=object)
+    columns: dict[str, pa.Array] = {
+        "skid_id": pa.array([skid_id] * n, pa.string()),
+        "grid_ts": pa.array(grid_us, _TIMESTAMP),
+        "interval_s": pa.array(np.full(n, block.interval_s, dtype=np.int64)),
+        "revision": pa.array(np.full(n, revision, dtype=np.int64)),
+        "emitted_ts": pa.array([emitted_ts] * n, _TIMESTAMP),
+        "product_code": pa.array([block.product_code[i] for i in rows.tolist()], pa.string()),
+        "batch_id": pa.array([block.batch_id[i] for i in rows.tolist()], pa.string()),
+        "reading_count": pa.array(block.reading_count[rows].astype(np.int64)),
+    }
+    for j, signal in enumerate(NUMERIC_SIGNALS):
+        stats = {
+            "mean": _masked(block.mean[rows, j]),
+            "min": _masked(block.min[rows, j]),
+            "max": _masked(block.max[rows, j]),
+            "last": _masked(block.last[rows, j]),
+            "count": pa.array(block.count[rows, j].astype(np.int64)),
+            "quality": pa.array(quality_names[block.quality[rows, j]], pa.string()),
+        }
+        kind = schema.field(signal).type
+        columns[signal] = pa.StructArray.from_arrays(
+            [stats[f.name] for f in kind], fields=list(kind)
+        )
+    return RowBatch(
+        "spine_points", pa.Table.from_arrays([columns[f.name] for f in schema], schema=schema)
+    )
 
 
 class SpineChunkFn(beam.DoFn):  # type: ignore[misc]
-    """Batch: every reading of one skid's chunk (plus context) -> its spine rows.
+    """Batch: every reading of one skid's chunk (plus context) -> its spine rows, as
+    one :class:`RowBatch`.
 
     The same :func:`twin.spine.compute_spine` as :class:`SpineFn`, over the whole
     chunk at once: with all input known, every row is final (revision 0), nothing is
@@ -324,12 +411,11 @@ class SpineChunkFn(beam.DoFn):  # type: ignore[misc]
         self._rows = Metrics.counter(_NAMESPACE, "rows")
 
     def process(self, element: tuple[tuple[str, int], Any]) -> Iterator[Any]:
-        (skid_id, chunk), flagged = element
-        rows = list(flagged)
-        cols = _unpack([r[1:] for r in rows])
-        primary = np.array([r[:1] == _PRIMARY for r in rows], dtype=bool)
+        (skid_id, chunk), pieces = element
+        merged = _concat(list(pieces))
+        cols = merged.readings
         keep = dedupe_mask(cols.ts_s, cols.seq)
-        for i in np.flatnonzero(~keep & primary):
+        for i in np.flatnonzero(~keep & merged.primary):
             self._duplicates.inc()
             yield TaggedOutput(
                 TAG_DUPLICATES,
@@ -346,24 +432,20 @@ class SpineChunkFn(beam.DoFn):  # type: ignore[misc]
             self._gap_limits_s,
             self._silent_max_s,
         )
-        now = datetime.now(UTC)
         emitted = np.flatnonzero(block.emit)
         self._rows.inc(len(emitted))
-        for i in emitted:
-            yield TimestampedValue(
-                to_spine_point(block, int(i), skid_id, 0, now),
-                block.grid_start_s(int(i)) + self._interval_s,
-            )
+        if len(emitted):
+            yield spine_rows(block, emitted, skid_id, 0, datetime.now(UTC))
 
 
 class TimeSpine(beam.PTransform):  # type: ignore[misc]
     """Readings -> spine rows per skid; also the too-late readings and the duplicates.
 
     Unbounded input (streaming) goes through :class:`SpineFn`, stateful with event-time
-    timers. Bounded input (the backfill) is complete before the spine starts, so it
-    is grouped per skid and day-sized chunk and each chunk computed at once by
-    :class:`SpineChunkFn`: the same ``twin.spine`` functions and the same rows, without
-    a timer firing per grid point (which made the backfill 30x slower than its input).
+    timers. Bounded input (the backfill) is complete before the spine starts, so its
+    batches are split per skid and day-sized chunk, grouped, and each chunk computed
+    at once by :class:`SpineChunkFn`: the same ``twin.spine`` functions and the same
+    rows, without a timer firing per grid point or a model per row.
     """
 
     def __init__(self, spine: SpineConfig) -> None:
@@ -371,7 +453,9 @@ class TimeSpine(beam.PTransform):  # type: ignore[misc]
         self._spine = spine
 
     def expand(self, readings: beam.PCollection[TelemetryReading]) -> dict[str, beam.PCollection]:
-        """``{"spine": SpinePoint, "too_late": DeadLetter, "duplicates": DuplicateReading}``."""
+        """``{"spine": SpinePoint, "too_late": DeadLetter, "duplicates": DuplicateReading}``
+        (bounded: readings come as ``ReadingBatch``, spine rows go out as
+        ``RowBatch`` of ``spine_points``)."""
         if readings.is_bounded:
             return self._batch(readings)
         outputs = (
@@ -399,10 +483,12 @@ class TimeSpine(beam.PTransform):  # type: ignore[misc]
             | "KeyBySkidChunk" >> beam.ParDo(_ChunkKeysFn(points, spine.interval_s, context_s))
             | "GroupChunks" >> beam.GroupByKey()
             | "SpineChunks"
-            >> beam.ParDo(SpineChunkFn(spine, points)).with_outputs(TAG_DUPLICATES, main="spine")
+            >> beam.ParDo(SpineChunkFn(spine, points)).with_outputs(
+                TAG_DUPLICATES, TAG_TOO_LATE, main="spine"
+            )
         )
         return {
             "spine": outputs.spine,
-            "too_late": readings.pipeline | "NoneTooLate" >> beam.Create([]),
+            "too_late": outputs[TAG_TOO_LATE],  # never emitted: nothing is late in batch
             "duplicates": outputs[TAG_DUPLICATES],
         }

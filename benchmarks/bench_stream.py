@@ -222,6 +222,11 @@ def _bench_streaming(workdir: Path) -> Comparison:
 
 
 def main() -> list[Comparison]:
+    """Both comparisons; ``BENCH_STREAM_ONLY=backfill`` (or ``streaming``) runs one."""
+    only = os.environ.get("BENCH_STREAM_ONLY", "")
+    benches = {"backfill": _bench_backfill, "streaming": _bench_streaming}
+    if only and only not in benches:
+        raise ValueError(f"BENCH_STREAM_ONLY={only!r}: expected one of {sorted(benches)}")
     with tempfile.TemporaryDirectory(prefix="bench-stream-") as tmp:
         workdir = Path(tmp)
-        return [_bench_backfill(workdir), _bench_streaming(workdir)]
+        return [bench(workdir) for name, bench in benches.items() if only in ("", name)]

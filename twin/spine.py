@@ -18,6 +18,7 @@ This is the whole of the spine logic, shared by the streaming job and the backfi
 
 from __future__ import annotations
 
+import operator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
@@ -259,21 +260,19 @@ def _last_known(labels: tuple[str | None, ...], upto: IntArray) -> tuple[str | N
 
 
 def columns_from_readings(readings: list[TelemetryReading]) -> ReadingColumns:
-    """Columnar form of validated readings (booleans as 0/1, nulls as NaN)."""
-    values = np.array(
-        [[_as_float(getattr(r, s)) for s in NUMERIC_SIGNALS] for r in readings], dtype=float
-    ).reshape(len(readings), len(NUMERIC_SIGNALS))
+    """Columnar form of validated readings (booleans as 0/1, nulls as NaN: numpy makes
+    ``None`` NaN in a float array)."""
+    values = np.array([_SIGNAL_VALUES(r) for r in readings], dtype=float)
     return ReadingColumns(
         ts_s=np.array([r.source_ts.timestamp() for r in readings], dtype=float),
         seq=np.array([r.seq for r in readings], dtype=np.int64),
-        values=values,
+        values=values.reshape(len(readings), len(NUMERIC_SIGNALS)),
         product_code=tuple(r.product_code for r in readings),
         batch_id=tuple(r.batch_id for r in readings),
     )
 
 
-def _as_float(value: float | int | bool | None) -> float:
-    return float("nan") if value is None else float(value)
+_SIGNAL_VALUES = operator.attrgetter(*NUMERIC_SIGNALS)
 
 
 def _opt(value: float) -> float | None:

@@ -14,10 +14,12 @@ whose inputs are missing is ``None``, never a guess.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from datetime import datetime
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
 
 import numpy as np
+import numpy.typing as npt
 
 from schemas.energy import EnergyRow, PowerSource
 from schemas.site_config import SiteConfig
@@ -25,9 +27,9 @@ from schemas.spine import SpinePoint
 from twin import dra, energy, fluid, hydraulics
 from twin._arrays import FloatArray
 
-__all__ = ["energy_rows"]
+__all__ = ["ENERGY_FIGURES", "SPINE_INPUTS", "EnergyColumns", "energy_columns", "energy_rows"]
 
-_INPUTS = (
+SPINE_INPUTS: tuple[str, ...] = (
     "line_flow_bph",
     "dra_injection_gph",
     "suction_psig",
@@ -38,6 +40,49 @@ _INPUTS = (
     "pump_power_kw",
     "pumps_running",
 )
+"""Signals whose interval means the energy figures need."""
+
+ENERGY_FIGURES: tuple[str, ...] = (
+    "line_flow_bph",
+    "volume_bbl",
+    "dra_ppm",
+    "reynolds",
+    "relative_roughness",
+    "darcy_friction_factor",
+    "friction_loss_psi",
+    "friction_loss_psi_no_dra",
+    "dr_observed_pct",
+    "dr_expected_pct",
+    "dra_effectiveness",
+    "electric_kw",
+    "electric_kw_no_dra",
+    "electric_kwh",
+    "electric_kwh_no_dra",
+    "kwh_per_bbl",
+    "tariff_usd_per_kwh",
+    "energy_cost_usd",
+    "energy_cost_usd_no_dra",
+    "dra_gal",
+    "dra_cost_usd",
+    "net_benefit_usd",
+)
+"""The float fields of :class:`EnergyRow`, in its order."""
+
+_TARIFF_STEP_S = 900
+"""Tariff periods start on whole local hours and every UTC offset in use is a multiple
+of 15 minutes, so the price is constant over each UTC quarter hour: looked up once."""
+
+
+@dataclass(frozen=True)
+class EnergyColumns:
+    """Energy figures of many spine rows, one array per field of :class:`EnergyRow`
+    (``figures`` keyed by :data:`ENERGY_FIGURES`, NaN where the row has ``None``)."""
+
+    figures: dict[str, FloatArray]
+    power_source: npt.NDArray[np.str_]
+
+    def __len__(self) -> int:
+        return int(self.power_source.shape[0])
 
 
 def _column(points: Sequence[SpinePoint], signal: str) -> FloatArray:
@@ -51,43 +96,88 @@ def _opt(value: float) -> float | None:
     return None if not np.isfinite(value) else float(value)
 
 
-def energy_rows(points: Sequence[SpinePoint], config: SiteConfig) -> list[EnergyRow]:
-    """One :class:`EnergyRow` per spine point, in the order given.
+def energy_columns(
+    skid_ids: Sequence[str],
+    product_codes: Sequence[str | None],
+    means: Mapping[str, FloatArray],
+    interval_s: FloatArray,
+    grid_ts_s: FloatArray,
+    config: SiteConfig,
+) -> EnergyColumns:
+    """Energy figures of spine rows given as columns: ``means`` holds the interval mean
+    of every signal of :data:`SPINE_INPUTS` (NaN when MISSING), ``grid_ts_s`` the grid
+    start in epoch seconds. Rows are computed together per (skid, product).
 
     Rows of an unknown skid raise ``KeyError`` (the config is the only source of the
     segment and pumps); an unknown or missing product leaves the product-dependent
-    figures ``None``.
+    figures NaN.
     """
-    out: list[EnergyRow | None] = [None] * len(points)
+    n = len(skid_ids)
+    figures = {name: np.full(n, np.nan) for name in ENERGY_FIGURES}
+    power_source = np.full(n, PowerSource.NONE.value, dtype="<U8")
     groups: dict[tuple[str, str | None], list[int]] = {}
-    for i, p in enumerate(points):
-        groups.setdefault((p.skid_id, p.product_code), []).append(i)
-    tariffs: dict[datetime, float] = {}
+    for i, key in enumerate(zip(skid_ids, product_codes, strict=True)):
+        groups.setdefault(key, []).append(i)
+    tariffs = _tariffs(config, grid_ts_s)
     for (skid_id, product_code), index in groups.items():
-        group = [points[i] for i in index]
-        for i, row in zip(
-            index, _group_rows(group, skid_id, product_code, config, tariffs), strict=True
-        ):
-            out[i] = row
-    return [row for row in out if row is not None]
+        at = np.asarray(index, dtype=np.int64)
+        group = _group_figures(
+            {name: np.asarray(means[name], dtype=float)[at] for name in SPINE_INPUTS},
+            np.asarray(interval_s, dtype=float)[at],
+            tariffs[at],
+            skid_id,
+            product_code,
+            config,
+        )
+        for name in ENERGY_FIGURES:
+            figures[name][at] = group.figures[name]
+        power_source[at] = group.power_source
+    return EnergyColumns(figures=figures, power_source=power_source)
 
 
-def _group_rows(
-    points: list[SpinePoint],
+def energy_rows(points: Sequence[SpinePoint], config: SiteConfig) -> list[EnergyRow]:
+    """One :class:`EnergyRow` per spine point, in the order given: the same
+    :func:`energy_columns`, read off the points' interval means."""
+    cols = energy_columns(
+        [p.skid_id for p in points],
+        [p.product_code for p in points],
+        {name: _column(points, name) for name in SPINE_INPUTS},
+        np.array([p.interval_s for p in points], dtype=float),
+        np.array([p.grid_ts.timestamp() for p in points], dtype=float),
+        config,
+    )
+    figures = {name: cols.figures[name].tolist() for name in ENERGY_FIGURES}
+    rows = []
+    for i, p in enumerate(points):
+        rows.append(
+            EnergyRow(
+                skid_id=p.skid_id,
+                grid_ts=p.grid_ts,
+                interval_s=p.interval_s,
+                revision=p.revision,
+                product_code=p.product_code,
+                power_source=PowerSource(str(cols.power_source[i])),
+                **{name: _opt(figures[name][i]) for name in ENERGY_FIGURES},
+            )
+        )
+    return rows
+
+
+def _group_figures(
+    col: dict[str, FloatArray],
+    interval_s: FloatArray,
+    tariff: FloatArray,
     skid_id: str,
     product_code: str | None,
     config: SiteConfig,
-    tariffs: dict[datetime, float],
-) -> list[EnergyRow]:
+) -> EnergyColumns:
     skid = config.skid(skid_id)
     seg = skid.segment
     pump = skid.pumps[0]
-    col = {name: _column(points, name) for name in _INPUTS}
-    interval_s = np.array([p.interval_s for p in points], dtype=float)
     flow = col["line_flow_bph"]
     gph = col["dra_injection_gph"]
     temperature = col["temperature_degf"]
-    nan = np.full(len(points), np.nan)
+    nan = np.full(flow.shape[0], np.nan)
 
     ppm = np.asarray(dra.ppm_from_injection(gph, flow), dtype=float)
     if skid.pump_downstream_of_injection:
@@ -111,8 +201,9 @@ def _group_rows(
         dr_exp = np.asarray(dra.dr_expected_pct(curve, ppm), dtype=float)
         dr_exp = np.where(np.isnan(ppm), np.nan, dr_exp)
         eff = np.asarray(dra.effectiveness(dr_obs, dr_exp), dtype=float)
+        roughness = np.full(flow.shape[0], ed)
     else:
-        re = f = loss_no_dra = loss = dr_obs = dr_exp = eff = nan
+        re = f = loss_no_dra = loss = dr_obs = dr_exp = eff = roughness = nan
 
     dp = col["discharge_psig"] - col["suction_psig"]
     # Without DRA the pumps would have to add back the friction DRA took away.
@@ -135,58 +226,57 @@ def _group_rows(
     kwh_no = kw_no * hours
     volume = flow * hours
     per_bbl = np.asarray(energy.kwh_per_bbl(kwh, volume), dtype=float)
-    tariff = np.array([_tariff(config, p.grid_ts, tariffs) for p in points], dtype=float)
     cost = kwh * tariff
     cost_no = kwh_no * tariff
     dra_gal = gph * hours
     dra_cost = dra_gal * config.dra.price_usd_per_gal
     net = (cost_no - cost) - dra_cost
+    source = np.where(
+        has_meter,
+        PowerSource.MEASURED.value,
+        np.where(np.isfinite(kw_model), PowerSource.MODELLED.value, PowerSource.NONE.value),
+    )
+    figures = {
+        "line_flow_bph": flow,
+        "volume_bbl": volume,
+        "dra_ppm": ppm,
+        "reynolds": re,
+        "relative_roughness": roughness,
+        "darcy_friction_factor": f,
+        "friction_loss_psi": loss,
+        "friction_loss_psi_no_dra": loss_no_dra,
+        "dr_observed_pct": dr_obs,
+        "dr_expected_pct": dr_exp,
+        "dra_effectiveness": eff,
+        "electric_kw": kw,
+        "electric_kw_no_dra": kw_no,
+        "electric_kwh": kwh,
+        "electric_kwh_no_dra": kwh_no,
+        "kwh_per_bbl": per_bbl,
+        "tariff_usd_per_kwh": tariff,
+        "energy_cost_usd": cost,
+        "energy_cost_usd_no_dra": cost_no,
+        "dra_gal": dra_gal,
+        "dra_cost_usd": dra_cost,
+        "net_benefit_usd": net,
+    }
+    return EnergyColumns(
+        figures={k: np.asarray(v, dtype=float) for k, v in figures.items()},
+        power_source=np.asarray(source, dtype="<U8"),
+    )
 
-    rows = []
-    for i, p in enumerate(points):
-        source = (
-            PowerSource.MEASURED
-            if has_meter[i]
-            else (PowerSource.MODELLED if np.isfinite(kw_model[i]) else PowerSource.NONE)
-        )
-        rows.append(
-            EnergyRow(
-                skid_id=p.skid_id,
-                grid_ts=p.grid_ts,
-                interval_s=p.interval_s,
-                revision=p.revision,
-                product_code=p.product_code,
-                line_flow_bph=_opt(flow[i]),
-                volume_bbl=_opt(volume[i]),
-                dra_ppm=_opt(ppm[i]),
-                reynolds=_opt(re[i]),
-                relative_roughness=ed if product is not None else None,
-                darcy_friction_factor=_opt(f[i]),
-                friction_loss_psi=_opt(loss[i]),
-                friction_loss_psi_no_dra=_opt(loss_no_dra[i]),
-                dr_observed_pct=_opt(dr_obs[i]),
-                dr_expected_pct=_opt(dr_exp[i]),
-                dra_effectiveness=_opt(eff[i]),
-                electric_kw=_opt(kw[i]),
-                electric_kw_no_dra=_opt(kw_no[i]),
-                power_source=source,
-                electric_kwh=_opt(kwh[i]),
-                electric_kwh_no_dra=_opt(kwh_no[i]),
-                kwh_per_bbl=_opt(per_bbl[i]),
-                tariff_usd_per_kwh=_opt(tariff[i]),
-                energy_cost_usd=_opt(cost[i]),
-                energy_cost_usd_no_dra=_opt(cost_no[i]),
-                dra_gal=_opt(dra_gal[i]),
-                dra_cost_usd=_opt(dra_cost[i]),
-                net_benefit_usd=_opt(net[i]),
+
+def _tariffs(config: SiteConfig, grid_ts_s: FloatArray) -> FloatArray:
+    """Price in force at each time (epoch seconds), looked up once per quarter hour."""
+    steps = np.floor(np.asarray(grid_ts_s, dtype=float) / _TARIFF_STEP_S).astype(np.int64)
+    unique, inverse = np.unique(steps, return_inverse=True)
+    prices = np.array(
+        [
+            config.tariff.price_usd_per_kwh(
+                datetime.fromtimestamp(int(step) * _TARIFF_STEP_S, tz=UTC)
             )
-        )
-    return rows
-
-
-def _tariff(config: SiteConfig, ts: datetime, cache: dict[datetime, float]) -> float:
-    """Price in force at ``ts``, looked up once per minute of the day."""
-    minute = ts.replace(second=0, microsecond=0)
-    if minute not in cache:
-        cache[minute] = config.tariff.price_usd_per_kwh(minute)
-    return cache[minute]
+            for step in unique.tolist()
+        ],
+        dtype=float,
+    )
+    return prices[inverse.reshape(-1)] if unique.size else np.zeros(0)

@@ -43,6 +43,7 @@ from pathlib import Path
 from typing import Any
 
 import duckdb
+import pyarrow as pa  # type: ignore[import-untyped]
 from pydantic import BaseModel
 
 from schemas.tables import TABLES
@@ -55,7 +56,7 @@ from warehouse.interface import (
     check_rows,
 )
 from warehouse.sql_files import parameter_names, query_sql, to_duckdb, view_ddl, view_names
-from warehouse.table_schemas import arrow_table, duckdb_columns, duckdb_create_table
+from warehouse.table_schemas import arrow_table, check_arrow, duckdb_columns, duckdb_create_table
 
 __all__ = ["DuckDBWarehouse"]
 
@@ -244,12 +245,23 @@ class DuckDBWarehouse:
         """Append ``rows`` to ``table`` in one transaction: all of them or none."""
         return self.insert_many({table: rows})
 
-    def insert_many(self, rows_by_table: Mapping[str, Sequence[BaseModel]]) -> int:
+    def insert_many(self, rows_by_table: Mapping[str, Sequence[BaseModel] | pa.Table]) -> int:
         """Append rows to several tables under one lock, attachment and transaction:
-        all of them or none. One call costs about what one table's insert does."""
+        all of them or none. One call costs about what one table's insert does.
+
+        A table's rows may also come as an Arrow table with exactly its
+        :func:`~warehouse.table_schemas.arrow_schema` (the backfill's column batches).
+        """
+        data: dict[str, pa.Table] = {}
         for table, rows in rows_by_table.items():
-            check_rows(table, rows)
-        data = {table: arrow_table(table, rows) for table, rows in rows_by_table.items() if rows}
+            if isinstance(rows, pa.Table):
+                check_arrow(table, rows)
+                incoming = rows
+            else:
+                check_rows(table, rows)
+                incoming = arrow_table(table, rows)
+            if incoming.num_rows:
+                data[table] = incoming
         if not data:
             return 0
         with self._connect(write=True) as con:
@@ -264,7 +276,7 @@ class DuckDBWarehouse:
             except duckdb.Error as exc:
                 con.execute("ROLLBACK")
                 raise WarehouseError(f"{table}: rows rejected, nothing written: {exc}") from exc
-        return sum(len(rows) for rows in rows_by_table.values())
+        return sum(incoming.num_rows for incoming in data.values())
 
     def query(
         self, sql: str, params: Mapping[str, ParamValue] | None = None

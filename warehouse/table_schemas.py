@@ -19,12 +19,13 @@ import pyarrow as pa  # type: ignore[import-untyped]
 from pydantic import BaseModel
 
 import schemas
-from warehouse.interface import UnknownTableError
+from warehouse.interface import UnknownTableError, WarehouseError
 
 __all__ = [
     "SCHEMA_DIR",
     "arrow_schema",
     "arrow_table",
+    "check_arrow",
     "duckdb_columns",
     "duckdb_create_table",
     "table_fields",
@@ -137,3 +138,13 @@ def arrow_table(table: str, rows: Sequence[BaseModel]) -> pa.Table:
         ],
         schema=schema,
     )
+
+
+def check_arrow(table: str, rows: pa.Table) -> None:
+    """Refuse an Arrow table whose columns are not exactly ``table``'s (nothing written)."""
+    expected = arrow_schema(table)
+    if not rows.schema.equals(expected):
+        raise WarehouseError(
+            f"{table}: Arrow rows have schema {rows.schema}, the table takes {expected}; "
+            "nothing was written"
+        )

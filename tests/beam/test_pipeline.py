@@ -13,6 +13,7 @@ from apache_beam.options.pipeline_options import PipelineOptions
 from apache_beam.testing.test_pipeline import TestPipeline
 from apache_beam.testing.util import assert_that, equal_to
 
+from beam.batches import records_of
 from beam.options import validate_options
 from beam.pipeline import OUTPUTS, build_pipeline, write_outputs
 from schemas.site_config import SiteConfig
@@ -63,11 +64,20 @@ def test_every_message_is_used_duplicated_or_dead_lettered(site_config: SiteConf
     assert expected_duplicates > 0
     with TestPipeline(runner="FnApiRunner") as p:
         source = p | beam.Create([PubsubMessage(d, {}) for d in payloads])
-        out = build_pipeline(p, _options(), source=source)
-        assert tuple(out) == OUTPUTS
+        batched = build_pipeline(p, _options(), source=source)
+        assert tuple(batched) == OUTPUTS
+        # Bounded input: readings, raw, spine and energy come as column batches.
+        out = {name: batched[name] | f"Rows{name}" >> beam.FlatMap(records_of) for name in OUTPUTS}
         counts = {
             name: out[name] | f"Count{name}" >> beam.combiners.Count.Globally()
-            for name in ("readings", "dead_letters", "duplicates", "too_late", "out_of_range")
+            for name in (
+                "readings",
+                "raw",
+                "dead_letters",
+                "duplicates",
+                "too_late",
+                "out_of_range",
+            )
         }
         merged = [
             counts[n] | f"Tag{n}" >> beam.Map(lambda c, n=n: (n, c)) for n in counts
@@ -76,6 +86,7 @@ def test_every_message_is_used_duplicated_or_dead_lettered(site_config: SiteConf
         def check(pairs: list[tuple[str, int]]) -> None:
             got = dict(pairs)
             assert got["too_late"] == 0 and got["out_of_range"] == 0
+            assert got["raw"] == got["readings"]
             assert got["duplicates"] == expected_duplicates
             distinct_used = got["readings"] - got["duplicates"]
             assert distinct_used == sum(1 for d in distinct if is_valid_reading(d))

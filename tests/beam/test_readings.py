@@ -13,6 +13,7 @@ from apache_beam.testing.test_pipeline import TestPipeline
 from apache_beam.testing.util import assert_that, equal_to
 from apache_beam.transforms.window import TimestampedValue
 
+from beam.batches import records_of
 from beam.readings import TAG_DEAD_LETTER, TAG_RAW, ParsedReadings, ParseReadingFn
 from schemas.dead_letter import DeadLetterStage
 from tests.beam.conftest import reading
@@ -84,9 +85,10 @@ def test_parsed_readings_counts_in_equal_counts_out() -> None:
     bad = [b"garbage", b"{}", b'{"skid_id": "ATL-01", "seq": -1}']
     with TestPipeline(runner="BundleBasedDirectRunner") as p:
         out = p | beam.Create([PubsubMessage(d, {}) for d in good + bad]) | ParsedReadings()
-        assert_that(out["readings"] | beam.Map(lambda r: r.seq), equal_to(list(range(5))))
+        readings = out["readings"] | "Readings" >> beam.FlatMap(records_of)
+        assert_that(readings | beam.Map(lambda r: r.seq), equal_to(list(range(5))))
         assert_that(
-            out["raw"] | "RawSeq" >> beam.Map(lambda r: r.seq),
+            out["raw"] | "Raw" >> beam.FlatMap(records_of) | "RawSeq" >> beam.Map(lambda r: r.seq),
             equal_to(list(range(5))),
             label="Raw",
         )

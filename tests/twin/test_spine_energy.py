@@ -9,7 +9,7 @@ cost per hour, and a DR effectiveness of 1. Hand-worked: 23.1 gal/h into
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 import pytest
 
@@ -110,3 +110,21 @@ def test_rows_keep_their_order_across_products(site_config: SiteConfig) -> None:
     points = [_point(700.0, product=p) for p in ("ULSD", "RBOB", "ULSD", None)]
     rows = energy_rows(points, site_config)
     assert [r.product_code for r in rows] == ["ULSD", "RBOB", "ULSD", None]
+
+
+@pytest.mark.parametrize("zone", ["America/New_York", "Asia/Kathmandu", "Australia/Adelaide"])
+def test_tariff_of_each_row_is_the_price_at_its_minute(site_config: SiteConfig, zone: str) -> None:
+    """Prices are looked up once per UTC quarter hour: right for zones whose offset is
+    not whole hours (+5:45, +9:30) and across a weekend and a DST change (2026-11-01)."""
+    config = site_config.model_copy(
+        update={"tariff": site_config.tariff.model_copy(update={"timezone": zone})}
+    )
+    start = datetime(2026, 10, 30, tzinfo=UTC)
+    points = [
+        _point(700.0).model_copy(update={"grid_ts": start + timedelta(minutes=m)})
+        for m in range(0, 4 * 24 * 60, 7)
+    ]
+    rows = energy_rows(points, config)
+    expected = [config.tariff.price_usd_per_kwh(p.grid_ts) for p in points]
+    assert [r.tariff_usd_per_kwh for r in rows] == expected
+    assert len(set(expected)) > 1

@@ -1,0 +1,136 @@
+"""What crosses the backfill's stages: many records per element, as columns.
+
+The streaming job moves one record per element (a message, a reading, a spine row),
+because it must answer a message at a time. The backfill has all its input at once,
+and there the per-element cost of the runner and of building one pydantic model per
+row was most of its time. So on bounded input the same composite transforms pass:
+
+* :class:`MessageBatch`: many messages (a chunk of lines of a backfill file);
+* :class:`ReadingBatch`: the valid readings of one such chunk, as the columns the
+  spine computes on (a list of models would be pickled model by model whenever the
+  runner samples an element's size);
+* :class:`RowBatch`: rows of one warehouse table as an Arrow table, built from the
+  same ``twin/`` arrays the streaming path turns into models, with exactly the
+  columns of ``schemas/`` (so the sink inserts it as is).
+
+Dead letters and duplicates stay single records in both modes (they are few).
+:func:`records_of` turns any of these back into the streaming path's records, for the
+BigQuery sink and for tests comparing the two paths.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any, get_args
+
+import numpy as np
+import numpy.typing as npt
+import pyarrow as pa  # type: ignore[import-untyped]
+from apache_beam.io.gcp.pubsub import PubsubMessage
+from pydantic import BaseModel
+
+from schemas.tables import TABLES
+from schemas.telemetry import NUMERIC_SIGNALS, TelemetryReading
+from twin.spine import ReadingColumns, columns_from_readings
+
+__all__ = ["MessageBatch", "ReadingBatch", "RowBatch", "records_of"]
+
+
+@dataclass(frozen=True)
+class MessageBatch:
+    """Payloads read together; ``messages`` holds the Pub/Sub messages they came in
+    (attributes, id, publish time) and is ``None`` for file lines, which have none."""
+
+    payloads: list[bytes]
+    messages: list[PubsubMessage] | None = None
+
+    def __len__(self) -> int:
+        return len(self.payloads)
+
+    def message(self, i: int) -> PubsubMessage:
+        """The ``i``-th message (a file line as a message without attributes)."""
+        if self.messages is not None:
+            return self.messages[i]
+        return PubsubMessage(self.payloads[i], {})
+
+
+_KIND = {
+    s: bool if bool in get_args(a) else int if int in get_args(a) else float
+    for s in NUMERIC_SIGNALS
+    if (a := TelemetryReading.model_fields[s].annotation) is not None
+}
+"""Python type of each signal, to turn a column value back into the model's."""
+
+
+@dataclass(frozen=True)
+class ReadingBatch:
+    """Valid readings as columns: ``skid_id[i]`` is the skid of row ``i`` of
+    ``columns`` (nulls are NaN, booleans 0/1, as :mod:`twin.spine` takes them)."""
+
+    skid_id: tuple[str, ...]
+    columns: ReadingColumns
+
+    def __len__(self) -> int:
+        return len(self.skid_id)
+
+    @classmethod
+    def of(cls, readings: list[TelemetryReading]) -> ReadingBatch:
+        """Columns of validated readings."""
+        return cls(tuple(r.skid_id for r in readings), columns_from_readings(readings))
+
+    def take(self, mask: npt.NDArray[np.bool_]) -> ReadingBatch:
+        """The rows where ``mask`` is true."""
+        return ReadingBatch(
+            tuple(s for s, keep in zip(self.skid_id, mask.tolist(), strict=True) if keep),
+            self.columns.take(mask),
+        )
+
+    def readings(self) -> list[TelemetryReading]:
+        """The rows as models again (equal to the validated ones)."""
+        cols = self.columns
+        out = []
+        for i, skid_id in enumerate(self.skid_id):
+            signals = {
+                s: None if math.isnan(v) else _KIND[s](v)
+                for s, v in zip(NUMERIC_SIGNALS, cols.values[i].tolist(), strict=True)
+            }
+            out.append(
+                TelemetryReading(
+                    skid_id=skid_id,
+                    source_ts=datetime.fromtimestamp(float(cols.ts_s[i]), tz=UTC),
+                    seq=int(cols.seq[i]),
+                    product_code=cols.product_code[i],
+                    batch_id=cols.batch_id[i],
+                    **signals,
+                )
+            )
+        return out
+
+
+@dataclass(frozen=True)
+class RowBatch:
+    """Rows of warehouse table ``table`` as an Arrow table with its exact schema."""
+
+    table: str
+    arrow: pa.Table
+
+    def __len__(self) -> int:
+        return int(self.arrow.num_rows)
+
+    def records(self) -> list[BaseModel]:
+        """The rows as the table's models (as the streaming path emits them)."""
+        model = TABLES[self.table].model
+        return [model.model_validate(row) for row in self.arrow.to_pylist()]
+
+
+def records_of(element: Any) -> Iterator[Any]:
+    """The single records an element stands for: a batch's rows, else itself."""
+    if isinstance(element, RowBatch):
+        yield from element.records()
+    elif isinstance(element, ReadingBatch):
+        yield from element.readings()
+    else:
+        yield element

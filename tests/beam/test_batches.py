@@ -1,0 +1,273 @@
+"""The backfill's column batches against the streaming path's one-record functions.
+
+The streaming path (one model per message, per spine row, per energy row) is the
+reference: every batch function must give the same records, field for field, on
+input that exercises its corners (dead letters of every kind, gaps, missing power,
+unknown product, several skids and products in one batch).
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import apache_beam as beam
+import numpy as np
+import pytest
+from apache_beam.io.gcp.pubsub import PubsubMessage
+from apache_beam.io.textio import ReadFromText
+from apache_beam.options.pipeline_options import PipelineOptions
+from apache_beam.pvalue import TaggedOutput
+from apache_beam.testing.test_pipeline import TestPipeline
+from apache_beam.testing.util import assert_that, equal_to
+
+from beam.batches import MessageBatch, ReadingBatch, RowBatch, records_of
+from beam.energy import energy_batch
+from beam.pipeline import _ReadLineBatchesFn, build_pipeline, write_outputs
+from beam.readings import TAG_DEAD_LETTER, TAG_RAW, ParseBatchFn, ParsedReadings, ParseReadingFn
+from beam.spine import TimeSpine, spine_rows
+from schemas.site_config import SiteConfig
+from schemas.telemetry import NUMERIC_SIGNALS, TelemetryReading
+from tests.beam.conftest import T0, reading
+from tests.conftest import REFERENCE_CONFIG
+from twin.simulator import SimulationSpec, simulate
+from twin.spine import compute_spine, dedupe_mask, to_spine_point
+from twin.spine_energy import energy_rows
+from warehouse import open_warehouse
+from warehouse.interface import WarehouseError
+from warehouse.table_schemas import arrow_table
+
+_NOT_COMPARED = {"ingest_ts", "received_ts", "emitted_ts"}
+"""Wall-clock stamps taken when each path ran."""
+
+
+def _fields(record: Any) -> dict[str, Any]:
+    return {k: v for k, v in record.model_dump().items() if k not in _NOT_COMPARED}
+
+
+def _payloads() -> list[bytes]:
+    good = [reading(i * 10.0, i, skid_id="ATL-01" if i % 3 else "ATL-02") for i in range(12)]
+    good[4] = reading(40.0, 4, product_code=None, batch_id="B7", injection_pump_running=False)
+    one = good[0].model_dump_json().encode()
+    return [
+        *(r.model_dump_json().encode() for r in good),
+        b"",
+        b"garbage",
+        b"\xff\xfe not json",
+        one + b"," + one,  # two readings on one line: one bad line, not two readings
+        b"[" + one + b"]",
+        one.replace(b"50000.0", b"-9999.0"),
+        one.replace(b"+00:00", b"").replace(b"Z", b""),
+        b'{"skid_id": "ATL-01", "seq": 1}',
+        one[:-1] + b', "unknown_field": 1}',
+        one + b" " * 70_000,  # oversize
+        one,  # a duplicate is still a valid reading here
+    ]
+
+
+def _messages() -> list[PubsubMessage]:
+    return [
+        PubsubMessage(p, {"ts": f"t{i}"}, message_id=f"m-{i}", publish_time=T0)
+        for i, p in enumerate(_payloads())
+    ]
+
+
+def test_batch_parse_gives_the_per_message_records() -> None:
+    messages = _messages()
+    one = ParseReadingFn(65_536)
+    expected_readings, expected_raw, expected_dead = [], [], []
+    for out in (x for m in messages for x in one.process(m)):
+        if isinstance(out, TaggedOutput) and out.tag == TAG_RAW:
+            expected_raw.append(_fields(out.value.value))
+        elif isinstance(out, TaggedOutput):
+            expected_dead.append(_fields(out.value))
+        else:
+            expected_readings.append(out.value)
+
+    batch = MessageBatch([bytes(m.data) for m in messages], messages)
+    outputs = list(ParseBatchFn(65_536).process(batch))
+    (columns,) = [o for o in outputs if isinstance(o, ReadingBatch)]
+    (raw,) = [o.value for o in outputs if isinstance(o, TaggedOutput) and o.tag == TAG_RAW]
+    dead = [o.value for o in outputs if isinstance(o, TaggedOutput) and o.tag == TAG_DEAD_LETTER]
+
+    assert len(expected_dead) == 10 and len(expected_readings) == 13
+    assert columns.readings() == expected_readings
+    assert [_fields(r) for r in raw.records()] == expected_raw
+    assert sorted(map(repr, map(_fields, dead))) == sorted(map(repr, expected_dead))
+
+
+def test_file_lines_have_no_message_attributes() -> None:
+    payloads = _payloads()
+    outputs = list(ParseBatchFn(65_536).process(MessageBatch(payloads)))
+    (raw,) = [o.value for o in outputs if isinstance(o, TaggedOutput) and o.tag == TAG_RAW]
+    records = raw.records()
+    assert len(records) == 13
+    assert {(r.message_id, r.publish_ts, r.attributes_json) for r in records} == {
+        (None, None, "{}")
+    }
+    dead = [o.value for o in outputs if isinstance(o, TaggedOutput) and o.tag == TAG_DEAD_LETTER]
+    assert sorted(d.raw_payload for d in dead) == sorted(
+        p for p in payloads if p not in {r.payload.encode() for r in records}
+    )
+
+
+@pytest.mark.parametrize("block_bytes", [3, 1 << 20])
+def test_lines_are_split_as_read_from_text_splits_them(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, block_bytes: int
+) -> None:
+    """Also when the file is read in blocks that cut lines (and ``\\r\\n``) in two."""
+    monkeypatch.setattr("beam.pipeline._BLOCK_BYTES", block_bytes)
+    path = tmp_path / "lines.jsonl"
+    path.write_bytes(b'{"a": 1}\r\n\nsecond\nthird\r\n\r\nlast without newline')
+    batches = list(_ReadLineBatchesFn(batch_lines=2).process(str(path)))
+    assert [len(b) for b in batches] == [2, 2, 2]
+    with TestPipeline(runner="FnApiRunner") as p:
+        lines = p | ReadFromText(str(path), coder=beam.coders.BytesCoder())
+        assert_that(lines, equal_to([line for b in batches for line in b.payloads]))
+
+
+def _simulated_columns(site_config: SiteConfig) -> ReadingBatch:
+    """Two hours at 10 s with the meter and the product missing for a while, and a
+    silent half hour (gap fill, carried-forward and MISSING rows)."""
+    sim = simulate(
+        site_config,
+        SimulationSpec(start=T0, duration_s=7_200, interval_s=10.0, seed=3, skid_ids=("ATL-01",)),
+    )
+    readings = []
+    for m in sim.messages:
+        r = TelemetryReading.model_validate_json(m.payload)
+        offset_s = (r.source_ts - T0).total_seconds()
+        if 1_800 <= offset_s < 3_600:
+            continue
+        if offset_s < 900:
+            r = r.model_copy(update={"pump_power_kw": None})
+        if 4_000 <= offset_s < 4_600:
+            r = r.model_copy(update={"product_code": None})
+        if 5_000 <= offset_s < 5_400:
+            r = r.model_copy(update={"product_code": "NO-SUCH-PRODUCT"})
+        readings.append(r)
+    return ReadingBatch.of(readings)
+
+
+def test_spine_rows_are_the_spine_points(site_config: SiteConfig) -> None:
+    batch = _simulated_columns(site_config)
+    cols = batch.columns.take(dedupe_mask(batch.columns.ts_s, batch.columns.seq))
+    first = int(T0.timestamp()) // 60
+    limits = np.array([site_config.spine.gap_limit_s(s) for s in NUMERIC_SIGNALS], dtype=float)
+    block = compute_spine(cols, first, first + 150, 60, limits, 900.0)
+    emitted = np.flatnonzero(block.emit)
+    now = datetime.now(UTC)
+    points = [to_spine_point(block, int(i), "ATL-01", 0, now) for i in emitted]
+    qualities = {getattr(p, s).quality.value for p in points for s in NUMERIC_SIGNALS}
+    assert qualities == {"GOOD", "CARRIED_FORWARD", "MISSING"}
+    rows = spine_rows(block, emitted, "ATL-01", 0, now)
+    assert rows.arrow.equals(arrow_table("spine_points", points))
+    assert rows.records() == points
+
+
+def test_energy_batch_is_the_energy_rows(site_config: SiteConfig) -> None:
+    batch = _simulated_columns(site_config)
+    first = int(T0.timestamp()) // 60
+    limits = np.array([site_config.spine.gap_limit_s(s) for s in NUMERIC_SIGNALS], dtype=float)
+    block = compute_spine(batch.columns, first, first + 150, 60, limits, 900.0)
+    emitted = np.flatnonzero(block.emit)
+    now = datetime.now(UTC)
+    points = [to_spine_point(block, int(i), "ATL-01", 0, now) for i in emitted]
+    expected = energy_rows(points, site_config)
+    assert {r.power_source.value for r in expected} == {"MEASURED", "MODELLED", "NONE"}
+    assert any(r.dr_observed_pct is None and r.electric_kw is not None for r in expected)
+    got = energy_batch(spine_rows(block, emitted, "ATL-01", 0, now), site_config)
+    assert got.arrow.equals(arrow_table("energy_rows", expected))
+    assert got.records() == expected
+
+
+def test_reading_batch_keeps_every_field() -> None:
+    readings = [
+        reading(0.5, 1, pumps_running=2, injection_pump_running=False, batch_id="B1"),
+        reading(
+            10.000001,
+            2,
+            skid_id="ATL-02",
+            line_flow_bph=None,
+            product_code=None,
+            api_gravity_deg=35,
+        ),
+    ]
+    assert ReadingBatch.of(readings).readings() == readings
+
+
+def test_row_batch_is_refused_by_a_table_of_other_columns(tmp_path: Path) -> None:
+    wh = open_warehouse(f"duckdb:///{tmp_path}/wh.duckdb")
+    outputs = list(ParseBatchFn(65_536).process(MessageBatch(_payloads())))
+    (raw,) = [o.value for o in outputs if isinstance(o, TaggedOutput) and o.tag == TAG_RAW]
+    assert isinstance(raw, RowBatch)
+    with pytest.raises(WarehouseError, match="spine_points: Arrow rows have schema"):
+        wh.insert_many({"spine_points": raw.arrow})
+    assert wh.insert_many({"raw_readings": raw.arrow}) == 13
+    (row,) = wh.query("SELECT COUNT(*) AS n, COUNT(DISTINCT payload) AS d FROM raw_readings")
+    assert row == {"n": 13, "d": 12}
+
+
+def test_backfill_spine_across_day_chunks_is_one_block_per_skid(site_config: SiteConfig) -> None:
+    """Two skids over midnight UTC (the batch spine's chunk boundary), one with a gap
+    across it and a repeated reading: the rows are those of one ``compute_spine`` over
+    the whole span per skid, as the streaming path computes them."""
+    midnight = datetime(2026, 7, 2, tzinfo=UTC)
+    readings = []
+    for skid_id, skipped in (("ATL-01", range(-90, 90)), ("ATL-02", range(0))):
+        for offset_s in range(-600, 600, 15):
+            if offset_s not in skipped:
+                readings.append(
+                    reading(
+                        (midnight - T0).total_seconds() + offset_s,
+                        offset_s + 600,
+                        skid_id=skid_id,
+                        line_flow_bph=50_000.0 + offset_s,
+                    )
+                )
+    payloads = [r.model_dump_json().encode() for r in [*readings, readings[3]]]
+
+    limits = np.array([site_config.spine.gap_limit_s(s) for s in NUMERIC_SIGNALS], dtype=float)
+    expected = []
+    for skid_id in ("ATL-01", "ATL-02"):
+        cols = ReadingBatch.of([r for r in readings if r.skid_id == skid_id]).columns
+        first = int(midnight.timestamp()) // 60 - 60
+        block = compute_spine(
+            cols, first, first + 180, 60, limits, float(site_config.spine.silent_skid_max_s)
+        )
+        now = datetime.now(UTC)
+        expected += [
+            _fields(to_spine_point(block, int(i), skid_id, 0, now))
+            for i in np.flatnonzero(block.emit)
+        ]
+    assert any(
+        row["line_flow_bph"]["quality"] == "INTERPOLATED" and row["grid_ts"] == midnight
+        for row in expected
+    )
+
+    with TestPipeline(runner="FnApiRunner") as p:
+        source = p | beam.Create([PubsubMessage(d, {}) for d in payloads])
+        parsed = source | ParsedReadings()
+        out = parsed["readings"] | TimeSpine(site_config.spine)
+        rows = out["spine"] | beam.FlatMap(records_of) | beam.Map(_fields)
+        assert_that(rows, equal_to(expected))
+        duplicates = out["duplicates"] | beam.combiners.Count.Globally()
+        assert_that(duplicates, equal_to([1]), label="OneDuplicate")
+
+
+def test_backfill_to_bigquery_writes_single_rows() -> None:
+    """BigQuery takes rows, not Arrow batches: the backfill graph unbatches them."""
+    options = PipelineOptions(
+        [
+            f"--config={REFERENCE_CONFIG}",
+            "--input=gs://bucket/readings/*.jsonl",
+            "--warehouse=bigquery://my-project/dra_twin",
+        ]
+    )
+    p = beam.Pipeline(options=options)
+    write_outputs(build_pipeline(p, options), options)
+    labels = {t.unique_name for t in p.to_runner_api().components.transforms.values()}
+    for table in ("raw_readings", "spine_points", "energy_rows", "dead_letters"):
+        assert f"WriteToWarehouse/{table}/Unbatch" in labels
+        assert f"WriteToWarehouse/{table}/WriteToBigQuery" in labels
