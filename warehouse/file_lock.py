@@ -33,7 +33,7 @@ from warehouse.interface import WarehouseBusyError
 __all__ = ["ReadWriteFileLock"]
 
 _FIRST_SLEEP_S = 0.001
-_MAX_SLEEP_S = 0.02
+_MAX_SLEEP_S = 0.005
 
 
 class ReadWriteFileLock:
