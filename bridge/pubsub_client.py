@@ -34,7 +34,7 @@ from google.api_core import exceptions as gexc
 from google.pubsub_v1 import types as gapic_types
 from google.pubsub_v1.services.publisher.transports.grpc import PublisherGrpcTransport
 
-from bridge.config import BridgeConfig
+from bridge.config import PubSubConfig
 
 __all__ = ["BatchPublisher", "make_channel", "topic_path"]
 
@@ -50,9 +50,9 @@ def topic_path(project: str, topic: str) -> str:
     return f"projects/{project}/topics/{topic}"
 
 
-def make_channel(config: BridgeConfig) -> grpc.Channel:
+def make_channel(config: PubSubConfig) -> grpc.Channel:
     """Plain gRPC to the emulator, else an authenticated channel to Pub/Sub (ADC)."""
-    emulator_host = config.pubsub.emulator_host or os.environ.get("PUBSUB_EMULATOR_HOST")
+    emulator_host = config.emulator_host or os.environ.get("PUBSUB_EMULATOR_HOST")
     if emulator_host:
         return grpc.insecure_channel(emulator_host)
     channel: grpc.Channel = PublisherGrpcTransport().grpc_channel
