@@ -61,7 +61,7 @@ from bridge.attributes import (
 )
 from bridge.config import PubSubConfig
 from bridge.logs import configure_logging
-from bridge.pubsub_client import BatchPublisher, make_channel, topic_path
+from bridge.pubsub_client import BatchPublisher, Outgoing, make_channel, topic_path
 
 __all__ = [
     "DEAD_LETTER_STAGE_INVALID",
@@ -241,10 +241,11 @@ class _Forwarder:
             self._report(self.status())
 
     def forward(self, first_seq: int, records: Sequence[Record]) -> None:
-        """Build each record's message and queue it (blocks while the publisher's byte
-        bound is reached, which in turn holds back the MQTT process)."""
+        """Build each record's message and queue them all (blocks while the publisher's
+        byte bound is reached, which in turn holds back the MQTT process)."""
         ps = self._settings.pubsub
         level = self._settings.skid_id_topic_level
+        outgoing: list[Outgoing[_InFlight]] = []
         for seq, (received_at_s, topic, payload, qos, retain, user_properties) in enumerate(
             records, first_seq
         ):
@@ -271,7 +272,9 @@ class _Forwarder:
                 self._to_dead_letter(item, DEAD_LETTER_STAGE_INVALID, problem)
             elif ATTR_TS not in attributes:
                 self._without_ts += 1
-            self._send(item)
+            outgoing.append(self._outgoing(item))
+        with contextlib.suppress(RuntimeError):  # stopped: the rest stay unacknowledged
+            self._publisher.publish_many(outgoing)
 
     def stop(self) -> None:
         """Stop retrying, send what is queued and wait for it (up to the publisher's
@@ -280,14 +283,14 @@ class _Forwarder:
         self._publisher.stop()
         self._channel.close()
 
-    def _send(self, item: _InFlight) -> None:
-        """Publish (or re-publish) one message; its batch's completion marks it done or
-        re-queues it."""
+    def _outgoing(self, item: _InFlight) -> Outgoing[_InFlight]:
         path = self._dead_letter_path if item.dead_letter else self._topic_path
+        return (path, item.payload, item.attributes, item.ordering_key, item.size_bytes, item)
+
+    def _send(self, item: _InFlight) -> None:
+        """Re-publish one message; its batch's completion marks it done or re-queues it."""
         with contextlib.suppress(RuntimeError):  # stopped: it stays unacknowledged
-            self._publisher.publish(
-                path, item.payload, item.attributes, item.ordering_key, item.size_bytes, item
-            )
+            self._publisher.publish(*self._outgoing(item))
 
     def _on_published(self, items: Sequence[_InFlight], exc: Exception | None) -> None:
         """One batch done: mark its messages safe, or re-queue every one of them."""
