@@ -35,6 +35,7 @@ import logging
 import os
 import pickle
 import random
+import signal
 import subprocess
 import sys
 import threading
@@ -530,6 +531,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--in-fd", type=int, required=True)
     parser.add_argument("--out-fd", type=int, required=True)
     args = parser.parse_args(argv)
+    # Stopped by the MQTT process (a None frame, or its end of the pipe closing), never
+    # by a signal: a SIGTERM or Ctrl-C sent to the whole process group must let the MQTT
+    # process drain first, which needs this one.
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
     outbox = Connection(args.out_fd, readable=False)
     try:
         code = _serve(Connection(args.in_fd, writable=False), outbox)
