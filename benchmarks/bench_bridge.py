@@ -7,9 +7,13 @@ bridge, which also builds attributes, publishes to the Pub/Sub emulator and
 acknowledges only once the emulator accepted each message. Timed from connect to the
 N-th message done (received, resp. accepted by Pub/Sub), interleaved, medians.
 
-Two subjects: one bridge (in this process, like the baseline), and two bridge
-replicas as ``dra-twin bridge`` processes on an MQTT 5 shared subscription (the
-scale-out path), timed from the first replica's start log line to N accepted.
+Two subjects: one bridge (its MQTT half in this process, like the baseline; its
+forwarding process, started by ``Bridge()`` before the clock starts, on the other
+core), and two bridge replicas as ``dra-twin bridge`` processes on an MQTT 5 shared
+subscription (the scale-out path), timed from the first replica's start log line (once
+its forwarding process is up) to N accepted. Everything shares the machine's cores:
+mosquitto, the emulator (a JVM) and, for the baseline, nothing else. One untimed round
+of the baseline and the single bridge comes first (the emulator's warm-up).
 
 The harness's ``compare`` times whole calls, which would include the backlog
 loading; here only the drain is timed, so the medians are taken directly and reported

@@ -9,6 +9,7 @@ so a payload it cannot read is forwarded without ``ts``, never dropped.
 
 from __future__ import annotations
 
+import functools
 import json
 from collections.abc import Sequence
 from datetime import UTC, datetime
@@ -73,8 +74,10 @@ def rfc3339_utc(value: datetime) -> str:
     )
 
 
+@functools.lru_cache(maxsize=4096)
 def skid_id_from_topic(topic: str, level: int) -> str | None:
-    """The skid id at ``level`` of ``dra/<site>/<skid>/telemetry``, or None if absent."""
+    """The skid id at ``level`` of ``dra/<site>/<skid>/telemetry``, or None if absent
+    (cached: a site has few topics, each seen once a second or more)."""
     levels = topic.split("/")
     if level >= len(levels) or not levels[level]:
         return None
@@ -148,7 +151,7 @@ def message_attributes(
     user_properties: Sequence[tuple[str, str]] = (),
 ) -> dict[str, str]:
     """Every attribute the bridge sets on a forwarded message (all values are strings)."""
-    attributes = _user_property_attributes(user_properties)
+    attributes = _user_property_attributes(user_properties) if user_properties else {}
     attributes[ATTR_MQTT_TOPIC] = topic
     attributes[ATTR_MQTT_QOS] = str(qos)
     attributes[ATTR_MQTT_RETAIN] = "true" if retain else "false"

@@ -118,7 +118,7 @@ class ForwarderStatus:
     """The last publish's error, None once a publish succeeds again."""
 
 
-@dataclass(eq=False)
+@dataclass(eq=False, slots=True)
 class _InFlight:
     """One received message on its way to Pub/Sub."""
 
@@ -395,7 +395,7 @@ class _Forwarder:
 
 
 def _envelope_problem(attributes: dict[str, str], ordering_key: str) -> str | None:
-    if len(ordering_key.encode()) > PUBSUB_MAX_ATTRIBUTE_VALUE_BYTES:
+    if ordering_key and len(ordering_key.encode()) > PUBSUB_MAX_ATTRIBUTE_VALUE_BYTES:
         return f"ordering key (skid id) over {PUBSUB_MAX_ATTRIBUTE_VALUE_BYTES} bytes"
     problem = attribute_problem(attributes)
     return None if problem is None else f"Pub/Sub would refuse it: {problem}"
