@@ -160,11 +160,15 @@ def _metric(port: int, name: str) -> float:
 
 
 def _start_time(log: Path) -> float:
-    for line in log.read_text().splitlines():
-        with contextlib.suppress(ValueError):
-            event = json.loads(line)
-            if event.get("event") == "start":
-                return datetime.fromisoformat(event["time"]).timestamp()
+    """The replica's start log line's time (it may land just after /metrics answers)."""
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        for line in log.read_text().splitlines():
+            with contextlib.suppress(ValueError):
+                event = json.loads(line)
+                if event.get("event") == "start":
+                    return datetime.fromisoformat(event["time"]).timestamp()
+        time.sleep(0.05)
     raise RuntimeError(f"no start line in {log}")
 
 
