@@ -19,6 +19,10 @@ class PlanStatus(StrEnum):
     INFEASIBLE = "INFEASIBLE"
     NO_SOLUTION = "NO_SOLUTION"
     ERROR = "ERROR"
+    FALLBACK = "FALLBACK"
+    """The solver ended without a plan (time limit, solver error): the rows are the
+    operator-rule plan, checked like any other, so the operator always has an
+    executable plan; the summary's message says why."""
 
 
 class PlanRow(Record):

@@ -11,6 +11,7 @@ interval is minimised at one of those points).
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -19,8 +20,9 @@ from hypothesis import strategies as st
 from schemas.plan import PlanStatus
 from schemas.site_config import SiteConfig
 from twin import dra
+from twin.plan.baselines import operator_rule_plan
 from twin.plan.batches import batch_at, batches_in_interval
-from twin.plan.inputs import Batch, Nominations, PlanSettings, resolve_inputs
+from twin.plan.inputs import Batch, Nominations, PlanSettings, load_nominations, resolve_inputs
 from twin.plan.model import solve_milp
 from twin.plan.operating_table import OperatingTable, build_table
 from twin.plan.planner import make_plan
@@ -272,3 +274,39 @@ def test_windowed_fallback_plan_is_checked_and_gapped_against_the_lp_bound(
     assert s.relative_gap == pytest.approx(
         (s.objective_usd - s.best_bound_usd) / s.objective_usd, abs=1e-9
     )
+
+
+_REFERENCE_WEEK = Path(__file__).resolve().parents[2] / "config" / "nominations-reference-week.yaml"
+_WEEK_START = datetime(2026, 7, 6, 4, 0, tzinfo=UTC)  # 00:00 America/New_York
+
+
+def test_no_solution_in_time_falls_back_to_the_checked_operator_rule(
+    site_config: SiteConfig,
+) -> None:
+    # 50 ms is far too little for HiGHS to find any plan of the reference week (it
+    # does not finish presolve): the operator still gets an executable plan.
+    nominations = load_nominations(_REFERENCE_WEEK)
+    settings = PlanSettings(start=_WEEK_START, time_limit_s=0.05)
+    result = make_plan(site_config, nominations, settings)
+    s = result.summary
+    assert s.status == PlanStatus.FALLBACK
+    assert "0.05 s time limit" in s.message and "operator-rule plan" in s.message
+    assert s.checker_passed and len(result.rows) == 168
+    operator = operator_rule_plan(result.inputs)
+    assert operator is not None
+    assert [r.line_flow_bph for r in result.rows] == [h.flow_bph for h in operator]
+    assert [r.dra_ppm for r in result.rows] == [h.ppm for h in operator]
+    assert all(r.dra_ppm == 0.0 for r in result.rows if r.product_code == "JET")
+    assert s.saving_vs_operator_usd == pytest.approx(0.0, abs=1e-6)
+    assert s.objective_usd == pytest.approx(s.baseline_operator_cost_usd)
+
+
+def test_no_solution_and_a_failing_operator_rule_give_no_rows(site_config: SiteConfig) -> None:
+    # An empty DRA tank and no delivery: the operator rule's 10 ppm runs it dry, so
+    # there is no checked plan to fall back on, and the summary says both.
+    week = load_nominations(_REFERENCE_WEEK)
+    nominations = week.model_copy(update={"initial_tank_gal": 0.0, "dra_deliveries": []})
+    result = make_plan(site_config, nominations, PlanSettings(start=_WEEK_START, time_limit_s=0.05))
+    assert result.summary.status == PlanStatus.NO_SOLUTION
+    assert "operator rule does not pass the check" in result.summary.message
+    assert result.rows == []

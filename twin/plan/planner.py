@@ -222,6 +222,20 @@ def _binding(inputs: PlanInputs, report: CheckReport) -> list[list[str]]:
     return out
 
 
+def _no_plan(
+    inputs: PlanInputs, base: dict[str, object], outcome: MilpOutcome, message: str
+) -> PlanResult:
+    summary = PlanSummary(
+        status=outcome.status,
+        message=message,
+        best_bound_usd=outcome.best_bound_usd,
+        solve_time_s=outcome.solve_time_s,
+        time_limit_reached=outcome.time_limit_reached,
+        **base,
+    )
+    return PlanResult([], summary, None, inputs)
+
+
 def _pct(saving: float, base: float | None) -> float | None:
     return None if not base else 100.0 * saving / base
 
@@ -274,29 +288,42 @@ def make_plan(
         )
         return PlanResult([], summary, None, inputs)
     outcome = _solve(inputs, table, limit=settings.time_limit_s)
-    if outcome.decisions is None:
-        if outcome.status == PlanStatus.INFEASIBLE:
-            message = _diagnose(inputs, table)
-        elif outcome.status == PlanStatus.NO_SOLUTION:
-            message = "no feasible plan found within the time limit"
-        else:
-            message = f"solver ended with {outcome.status.value}"
-        summary = PlanSummary(
-            status=outcome.status,
-            message=message,
-            solve_time_s=outcome.solve_time_s,
-            time_limit_reached=outcome.time_limit_reached,
-            **base,
-        )
-        return PlanResult([], summary, None, inputs)
-    planned = [PlannedHour(d.flow_bph, d.pumps_running, d.ppm) for d in outcome.decisions]
-    report = check_plan(inputs, planned, volume_tolerance_bbl=table.flow_step_bph)
     operator = operator_rule_plan(inputs)
-    operator_cost = (
-        check_plan(inputs, operator, volume_tolerance_bbl=float("inf")).total_cost_usd
-        if operator is not None
-        else None
-    )
+    operator_report = check_plan(inputs, operator) if operator is not None else None
+    if outcome.decisions is not None:
+        planned = [PlannedHour(d.flow_bph, d.pumps_running, d.ppm) for d in outcome.decisions]
+        report = check_plan(inputs, planned, volume_tolerance_bbl=table.flow_step_bph)
+        message = (
+            "plan passes the independent check"
+            if report.passed
+            else "plan FAILS the independent check: " + "; ".join(report.violations[:5])
+        )
+    elif outcome.status == PlanStatus.INFEASIBLE:
+        return _no_plan(inputs, base, outcome, _diagnose(inputs, table))
+    else:
+        why = (
+            f"no feasible plan found within the {settings.time_limit_s:g} s time limit"
+            if outcome.status == PlanStatus.NO_SOLUTION
+            else f"solver ended with {outcome.status.value}"
+        )
+        if operator_report is None or not operator_report.passed:
+            return _no_plan(
+                inputs, base, outcome, why + "; the operator rule does not pass the check either"
+            )
+        # The operator must always have an executable plan: today's rule, checked
+        # like any plan, and costed against the solver's bound when it has one.
+        report = operator_report
+        bound = outcome.best_bound_usd
+        outcome = replace(
+            outcome,
+            status=PlanStatus.FALLBACK,
+            objective_usd=report.total_cost_usd,
+            relative_gap=None
+            if bound is None
+            else max(0.0, report.total_cost_usd - bound) / max(report.total_cost_usd, 1e-9),
+        )
+        message = why + ": the operator-rule plan is returned (it passes the independent check)"
+    operator_cost = operator_report.total_cost_usd if operator_report is not None else None
     no_dra = _solve(inputs, table, allow_dra=False, limit=settings.time_limit_s / 2.0)
     no_dra_cost = (
         check_plan(
@@ -343,11 +370,7 @@ def make_plan(
     gap = outcome.relative_gap
     summary = PlanSummary(
         status=outcome.status,
-        message=(
-            "plan passes the independent check"
-            if report.passed
-            else "plan FAILS the independent check: " + "; ".join(report.violations[:5])
-        ),
+        message=message,
         objective_usd=outcome.objective_usd,
         best_bound_usd=outcome.best_bound_usd,
         relative_gap=gap,
