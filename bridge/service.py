@@ -142,6 +142,11 @@ class Bridge:
     def health_port(self) -> int | None:
         return self._health.port if self._health is not None else None
 
+    @property
+    def forwarder_pid(self) -> int:
+        """Process id of the forwarding process."""
+        return self._forwarder.pid
+
     def start(self) -> None:
         """Connect (in the background, with backoff) and start forwarding."""
         cfg = self.config.mqtt
@@ -355,6 +360,7 @@ class Bridge:
         batch every few milliseconds (one pipe write instead of one per message)."""
         inbox = self._inbox
         sent = 0
+        forwarder_gone = False
         while not self._handover_stopped:
             if not inbox:
                 self._wake.clear()
@@ -363,10 +369,14 @@ class Bridge:
                 continue
             time.sleep(_HANDOVER_S)
             records = [inbox.popleft() for _ in range(len(inbox))]
-            try:
-                self._forwarder.send(sent, records)
-            except OSError:
-                return  # the process is gone: its reader thread reports why
+            if not forwarder_gone:
+                try:
+                    self._forwarder.send(sent, records)
+                except OSError:
+                    # The process is gone (its reader thread reports why): what arrives
+                    # from now on is only counted, never acknowledged, so the broker
+                    # redelivers it to the next session.
+                    forwarder_gone = True
             sent += len(records)
             self._update_flow_metrics()
 
