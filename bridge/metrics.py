@@ -54,6 +54,12 @@ class BridgeMetrics:
         with self._lock:
             setattr(self, name, value)
 
+    def set_many(self, **values: int) -> None:
+        """Several values at once, seen together by :meth:`snapshot`."""
+        with self._lock:
+            for name, value in values.items():
+                setattr(self, name, value)
+
     def snapshot(self) -> dict[str, int]:
         with self._lock:
             return {f.name: getattr(self, f.name) for f in fields(self) if f.name != "_lock"}

@@ -34,9 +34,9 @@ from google.api_core import exceptions as gexc
 from google.pubsub_v1 import types as gapic_types
 from google.pubsub_v1.services.publisher.transports.grpc import PublisherGrpcTransport
 
-from bridge.config import BridgeConfig
+from bridge.config import PubSubConfig
 
-__all__ = ["BatchPublisher", "make_channel", "topic_path"]
+__all__ = ["BatchPublisher", "Outgoing", "make_channel", "topic_path"]
 
 _PUBLISH_METHOD = "/google.pubsub.v1.Publisher/Publish"
 _PubsubMessage: Any = gapic_types.PubsubMessage.pb()
@@ -45,14 +45,18 @@ _PublishResponse: Any = gapic_types.PublishResponse.pb()
 
 _T = TypeVar("_T")
 
+Outgoing = tuple[str, bytes, dict[str, str], str, int, _T]
+"""One message for :meth:`BatchPublisher.publish_many`: (topic path, data, attributes,
+ordering key, estimated size in bytes, the caller's item for the completion)."""
+
 
 def topic_path(project: str, topic: str) -> str:
     return f"projects/{project}/topics/{topic}"
 
 
-def make_channel(config: BridgeConfig) -> grpc.Channel:
+def make_channel(config: PubSubConfig) -> grpc.Channel:
     """Plain gRPC to the emulator, else an authenticated channel to Pub/Sub (ADC)."""
-    emulator_host = config.pubsub.emulator_host or os.environ.get("PUBSUB_EMULATOR_HOST")
+    emulator_host = config.emulator_host or os.environ.get("PUBSUB_EMULATOR_HOST")
     if emulator_host:
         return grpc.insecure_channel(emulator_host)
     channel: grpc.Channel = PublisherGrpcTransport().grpc_channel
@@ -120,30 +124,49 @@ class BatchPublisher(Generic[_T]):
     ) -> None:
         """Queue one message. Blocks while ``max_in_flight_bytes`` are queued or in
         flight; raises RuntimeError once stopped (the message stays unacknowledged)."""
-        message = _PubsubMessage(data=data, attributes=attributes, ordering_key=ordering_key)
-        key = (topic, ordering_key)
+        self.publish_many([(topic, data, attributes, ordering_key, size_bytes, item)])
+
+    def publish_many(self, messages: Sequence[Outgoing[_T]]) -> None:
+        """:meth:`publish` for several messages, in order, taking the lock once (not
+        once per message) while nothing has to wait. If stopped part way, the rest are
+        refused (RuntimeError) and stay unacknowledged."""
+        built = [
+            (
+                topic,
+                # no empty ordering_key argument: 1.4 instead of 2.0 µs per message
+                _PubsubMessage(data=data, attributes=attributes, ordering_key=key)
+                if key
+                else _PubsubMessage(data=data, attributes=attributes),
+                key,
+                n,
+                it,
+            )
+            for topic, data, attributes, key, n, it in messages
+        ]
         with self._cond:
-            while self._bytes and self._bytes + size_bytes > self._max_in_flight_bytes:
+            for topic, message, ordering_key, size_bytes, item in built:
+                while self._bytes and self._bytes + size_bytes > self._max_in_flight_bytes:
+                    if self._stopped:
+                        break
+                    self._cond.wait()
                 if self._stopped:
-                    break
-                self._cond.wait()
-            if self._stopped:
-                raise RuntimeError("publisher stopped")
-            self._bytes += size_bytes
-            batch = self._open.get(key)
-            if batch is not None and batch.size_bytes + size_bytes > self._max_bytes:
-                self._close(batch)
-                batch = None
-            if batch is None:
-                batch = _Batch(topic, ordering_key, time.monotonic() + self._max_latency_s)
-                self._open[key] = batch
-                self._cond.notify_all()
-            batch.messages.append(message)
-            batch.items.append(item)
-            batch.size_bytes += size_bytes
-            if len(batch.messages) >= self._max_messages:
-                self._close(batch)
-                self._cond.notify_all()
+                    raise RuntimeError("publisher stopped")
+                self._bytes += size_bytes
+                key = (topic, ordering_key)
+                batch = self._open.get(key)
+                if batch is not None and batch.size_bytes + size_bytes > self._max_bytes:
+                    self._close(batch)
+                    batch = None
+                if batch is None:
+                    batch = _Batch(topic, ordering_key, time.monotonic() + self._max_latency_s)
+                    self._open[key] = batch
+                    self._cond.notify_all()
+                batch.messages.append(message)
+                batch.items.append(item)
+                batch.size_bytes += size_bytes
+                if len(batch.messages) >= self._max_messages:
+                    self._close(batch)
+                    self._cond.notify_all()
 
     def stop(self, timeout_s: float = 10.0) -> None:
         """Send what is queued, wait up to ``timeout_s`` for it, refuse anything new."""

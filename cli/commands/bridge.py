@@ -50,7 +50,10 @@ def _run(args: argparse.Namespace) -> int:
 
     signal.signal(signal.SIGTERM, request_stop)
     signal.signal(signal.SIGINT, request_stop)
-    bridge = Bridge(config)
+    try:
+        bridge = Bridge(config)
+    except RuntimeError as exc:  # its forwarding process did not start
+        raise CliError(f"bridge could not start: {exc}", exit_code=1) from None
     bridge.run_until(stop_requested)
     if bridge.fatal_error is not None:
         raise CliError(f"bridge stopped on an internal error: {bridge.fatal_error}", exit_code=1)

@@ -5,14 +5,18 @@ from __future__ import annotations
 from bridge.acks import AckWindow
 
 
-def test_acks_leave_in_arrival_order_whatever_the_completion_order() -> None:
+def test_acks_leave_in_arrival_order_only_up_to_what_is_safe() -> None:
     sent: list[tuple[int, int]] = []
     window = AckWindow(lambda mid, qos: sent.append((mid, qos)))
-    tokens = [window.received(mid, 1) for mid in (11, 12, 13)]
-    assert window.complete(tokens[2]) == 0
-    assert window.complete(tokens[1]) == 0
+    for seq, mid in enumerate((11, 12, 13)):
+        window.received(seq, mid, 1)
+    assert window.complete_through(0) == 0
     assert sent == []
-    assert window.complete(tokens[0]) == 3
+    assert window.complete_through(2) == 2
+    assert sent == [(11, 1), (12, 1)]
+    assert window.pending == 1
+    assert window.complete_through(2) == 0  # a repeated status sends nothing twice
+    assert window.complete_through(3) == 1
     assert sent == [(11, 1), (12, 1), (13, 1)]
     assert window.pending == 0
 
@@ -20,10 +24,10 @@ def test_acks_leave_in_arrival_order_whatever_the_completion_order() -> None:
 def test_qos0_needs_no_ack_and_does_not_block_others() -> None:
     sent: list[tuple[int, int]] = []
     window = AckWindow(lambda mid, qos: sent.append((mid, qos)))
-    q0 = window.received(0, 0)
-    q1 = window.received(5, 1)
-    window.complete(q1)
-    window.complete(q0)
+    window.received(0, 0, 0)
+    window.received(1, 5, 1)
+    assert window.pending == 1
+    assert window.complete_through(2) == 1
     assert sent == [(5, 1)]
 
 
@@ -32,11 +36,11 @@ def test_acks_owed_to_a_dropped_connection_are_never_sent() -> None:
     ids for others: an old ack sent now could acknowledge a message not yet safe."""
     sent: list[tuple[int, int]] = []
     window = AckWindow(lambda mid, qos: sent.append((mid, qos)))
-    old = [window.received(mid, 1) for mid in (1, 2)]
-    window.complete(old[1])
+    window.received(0, 1, 1)
+    window.received(1, 2, 1)
     assert window.reset() == 2
-    new = window.received(1, 1)  # same packet id, possibly a different message
-    assert window.complete(old[0]) == 0
+    window.received(2, 1, 1)  # same packet id, possibly a different message
+    assert window.complete_through(2) == 0  # the old connection's messages are safe now
     assert sent == []
-    assert window.complete(new) == 1
+    assert window.complete_through(3) == 1
     assert sent == [(1, 1)]

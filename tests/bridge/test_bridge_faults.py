@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import hashlib
+import os
+import signal
 import threading
 import time
 from collections.abc import Iterator
@@ -320,5 +322,41 @@ def test_ordering_by_skid_keeps_each_skids_readings_in_order(
         arrived = [data for data, _ in collector.snapshot()]
         first_copies = list(dict.fromkeys(arrived))
         assert first_copies == [m.payload for m in messages]
+    finally:
+        collector.stop()
+
+
+def test_forwarding_process_killed_stops_the_bridge_and_loses_nothing(
+    mqtt_broker: Mosquitto, pubsub: PubSubEmulator
+) -> None:
+    """The bridge's second process (attributes, publishing) dies: the MQTT process must
+    acknowledge nothing it can no longer publish, say so, and stop; the broker keeps
+    the readings for the next bridge on the same session."""
+    create_topics(pubsub.project, "fk-tel", "fk-tel-dlq")
+    collector = Collector(pubsub.project, "fk-tel").start()
+    cfg = config_dict(
+        broker_port=mqtt_broker.port,
+        emulator_host=pubsub.host,
+        project=pubsub.project,
+        client_id="bridge-fk",
+        topic="fk-tel",
+        site="fk",
+    )
+    messages = readings(600, site="fk")
+    try:
+        with bridge_in_process(cfg) as bridge:
+            wait_until(lambda: bridge.not_ready_reason() is None, 30, "bridge ready")
+            os.kill(bridge.forwarder_pid, signal.SIGKILL)
+            wait_until(lambda: bridge.fatal_error is not None, 10, "the fatal error")
+            assert "forwarding process exited with code -9" in str(bridge.fatal_error)
+            assert str(bridge.not_ready_reason()).startswith("fatal error")
+            publish_messages(messages, mqtt_broker.host, mqtt_broker.port, client_id="pub-fk")
+            wait_until(lambda: bridge.metrics.received == len(messages), 30, "all received")
+            assert bridge.metrics.acked == 0
+            assert bridge.metrics.in_flight == len(messages)
+        assert not collector.distinct_payloads()
+        with bridge_in_process(cfg) as again:
+            assert not collector.wait_for({m.payload for m in messages}, timeout_s=60)
+            wait_until(lambda: again.metrics.acked == len(messages), 10, "all acknowledged")
     finally:
         collector.stop()
