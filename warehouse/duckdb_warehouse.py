@@ -115,6 +115,7 @@ class DuckDBWarehouse:
         self._linger_s = linger_s
         self._mutex = threading.Lock()
         self._lingering: ExitStack | None = None
+        self._watcher: threading.Thread | None = None
         self._last_write_s = 0.0
         self._checkpoint_wal_bytes = checkpoint_wal_bytes
         self._host = duckdb.connect(":memory:", config={"checkpoint_on_detach": "DISABLED"})
@@ -141,7 +142,10 @@ class DuckDBWarehouse:
                 self._release()
             if self._lingering is None and write and self._linger_s > 0:
                 self._lingering = self._attach(write=True)
-                threading.Thread(target=self._watch, name="warehouse-linger", daemon=True).start()
+                self._watcher = threading.Thread(
+                    target=self._watch, name="warehouse-linger", daemon=True
+                )
+                self._watcher.start()
             if self._lingering is not None:
                 try:
                     yield self._host
@@ -209,6 +213,12 @@ class DuckDBWarehouse:
         with self._mutex:
             self._release()
             self._host.close()
+        # The watcher ends within one interval once nothing lingers; joined so that no
+        # daemon thread frozen at shutdown keeps DuckDB objects alive (nanobind then
+        # reports them as leaks).
+        watcher = self._watcher
+        if watcher is not None and watcher is not threading.current_thread():
+            watcher.join()
 
     def _create_tables_and_views(self) -> None:
         with self._connect(write=True) as con:

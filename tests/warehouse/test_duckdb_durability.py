@@ -94,3 +94,32 @@ def test_writer_checkpoints_only_past_the_wal_threshold(tmp_path: Path) -> None:
     DuckDBWarehouse(path, linger_s=0, checkpoint_wal_bytes=0).insert_rows("raw_readings", rows)
     assert not wal.exists() or wal.stat().st_size == 0, "past the threshold: checkpointed"
     assert keep_wal.query("SELECT COUNT(*) AS n FROM raw_readings") == [{"n": 20}]
+
+
+def test_a_process_exiting_while_its_writer_lingers_shuts_down_cleanly(tmp_path: Path) -> None:
+    # The interpreter exits right after a write, while the lingering writer's watcher
+    # thread still runs: the exit closes the warehouse and ends that thread, so the
+    # rows are there and DuckDB's bindings report nothing left alive at shutdown.
+    path = tmp_path / "exit.duckdb"
+    script = (
+        "import sys\n"
+        "from tests.warehouse.rows import representative_rows\n"
+        "from warehouse import open_warehouse\n"
+        "row = representative_rows()['spine_points']\n"
+        "open_warehouse(sys.argv[1]).insert_rows('spine_points', [row])\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", script, f"duckdb://{path}"],
+        capture_output=True,
+        text=True,
+        timeout=_WAIT_S,
+        cwd=Path(__file__).resolve().parents[2],
+    )
+    assert done.returncode == 0, done.stderr
+    assert "leaked" not in done.stderr, done.stderr[:500]
+    reader = DuckDBWarehouse(path)
+    try:
+        (row,) = reader.query("SELECT COUNT(*) AS n FROM spine_points")
+        assert row["n"] == 1
+    finally:
+        reader.close()
