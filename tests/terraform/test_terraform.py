@@ -285,7 +285,6 @@ def test_bucket_grants_name_one_bucket_each() -> None:
         "templates",
         "pipeline-root",
     }
-    assert grants["vertex_uses_pipeline_root"]["role"] == "roles/storage.objectAdmin"
 
 
 def _bucket_specs() -> dict[str, dict[str, Any]]:
@@ -352,7 +351,8 @@ def test_dataflow_job_runs_as_dataflow_sa_and_dead_letters_to_the_dlq() -> None:
     params = job["parameters"]
     assert params["dead_letter_topic"] == "${google_pubsub_topic.dead_letter.id}"
     assert params["subscription"] == "${google_pubsub_subscription.dataflow.id}"
-    assert params["warehouse"] == (
+    assert params["warehouse"] == "${local.warehouse_url}"
+    assert _locals()["warehouse_url"] == (
         "bigquery://${var.project_id}/${google_bigquery_dataset.twin.dataset_id}"
     )
     # Only template parameters: environment options (service account, temp location,
@@ -421,6 +421,20 @@ def test_bridge_health_port_is_open_to_health_checkers_only() -> None:
     assert locals_block["bridge_config"]["health_port"] == "${local.bridge_health_port}"
 
 
+def _conditions(policy: dict[str, Any]) -> list[dict[str, Any]]:
+    """The policy's conditions, a ``dynamic "conditions"`` block expanded over its
+    ``for_each`` map as Terraform would (``conditions.key``/``.value`` substituted)."""
+    expanded = list(policy.get("conditions", []))
+    for block in policy.get("dynamic", []):
+        spec = block["conditions"]
+        (content,) = spec["content"]
+        for key, value in spec["for_each"].items():
+            text = json.dumps(content)
+            text = text.replace("${conditions.key}", key).replace("${conditions.value}", value)
+            expanded.append(json.loads(text))
+    return expanded
+
+
 def test_alerts_watch_the_right_resources() -> None:
     policies = _resources("google_monitoring_alert_policy")
     assert set(policies) == {"telemetry_backlog", "dead_letters", "dataflow_lag", "bridge_down"}
@@ -428,7 +442,7 @@ def test_alerts_watch_the_right_resources() -> None:
     filters = {
         name: [
             c.get("condition_threshold", c.get("condition_absent"))[0]["filter"].replace('\\"', '"')
-            for c in p["conditions"]
+            for c in _conditions(p)
         ]
         for name, p in policies.items()
     }
@@ -438,7 +452,7 @@ def test_alerts_watch_the_right_resources() -> None:
     topic, forwarded = filters["dead_letters"]
     assert "${google_pubsub_topic.dead_letter.name}" in topic
     assert "subscription/dead_letter_message_count" in forwarded
-    for condition in policies["dead_letters"]["conditions"]:
+    for condition in _conditions(policies["dead_letters"]):
         (threshold,) = condition["condition_threshold"]
         assert threshold["comparison"] == "COMPARISON_GT"
         assert threshold["threshold_value"] == 0
