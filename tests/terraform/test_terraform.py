@@ -12,38 +12,19 @@ import subprocess
 from pathlib import Path
 from typing import Any
 
-import hcl2
 import pytest
 import sqlglot
 from sqlglot import exp
 
 from schemas.tables import TABLES
+from tests.terraform.hcl import TF_DIR, load
 from warehouse.sql_files import VIEWS_DIR, referenced_tables, view_names, view_sql
-
-TF_DIR = Path(__file__).resolve().parents[2] / "terraform"
-
-
-def _unquote(value: Any) -> Any:
-    """python-hcl2 keeps the quotes of string literals and block labels."""
-    if isinstance(value, str) and len(value) >= 2 and value[0] == value[-1] == '"':
-        return value[1:-1]
-    if isinstance(value, dict):
-        return {_unquote(k): _unquote(v) for k, v in value.items() if not k.startswith("__")}
-    if isinstance(value, list):
-        return [_unquote(v) for v in value]
-    return value
-
-
-def _load(name: str) -> dict[str, Any]:
-    with (TF_DIR / name).open() as f:
-        parsed: dict[str, Any] = _unquote(hcl2.load(f))
-    return parsed
 
 
 def _resources(kind: str) -> dict[str, dict[str, Any]]:
     found: dict[str, dict[str, Any]] = {}
     for path in TF_DIR.glob("*.tf"):
-        for block in _load(path.name).get("resource", []):
+        for block in load(path.name).get("resource", []):
             for resource_kind, instances in block.items():
                 if resource_kind == kind:
                     found.update(instances)
@@ -52,7 +33,7 @@ def _resources(kind: str) -> dict[str, dict[str, Any]]:
 
 def _locals() -> dict[str, str]:
     out: dict[str, str] = {}
-    for block in _load("bigquery.tf")["locals"]:
+    for block in load("bigquery.tf")["locals"]:
         out.update(block)
     return out
 
@@ -90,11 +71,11 @@ def test_expected_files_exist_and_parse() -> None:
         "vertex.tf",
     } <= names
     for name in names:
-        assert _load(name), name
+        assert load(name), name
 
 
 def test_provider_is_pinned() -> None:
-    (terraform,) = _load("versions.tf")["terraform"]
+    (terraform,) = load("versions.tf")["terraform"]
     (providers,) = terraform["required_providers"]
     assert providers["google"]["source"] == "hashicorp/google"
     assert re.fullmatch(r"~> \d+\.\d+", providers["google"]["version"])
@@ -162,7 +143,7 @@ def test_terraform_qualifies_every_table_a_view_reads(name: str) -> None:
 
 
 def test_variables_are_typed_described_alphabetical_and_validated() -> None:
-    variables = [next(iter(v.items())) for v in _load("variables.tf")["variable"]]
+    variables = [next(iter(v.items())) for v in load("variables.tf")["variable"]]
     names = [n for n, _ in variables]
     assert names == sorted(names)
     for name, spec in variables:
@@ -197,7 +178,7 @@ def _bindings() -> list[tuple[str, str, str]]:
     """(resource kind, role, member) of every IAM grant."""
     out: list[tuple[str, str, str]] = []
     for path in TF_DIR.glob("*.tf"):
-        for block in _load(path.name).get("resource", []):
+        for block in load(path.name).get("resource", []):
             for kind, instances in block.items():
                 if kind.endswith("_iam_member"):
                     out.extend((kind, i["role"], i["member"]) for i in instances.values())
@@ -241,7 +222,7 @@ def test_iam_is_least_privilege() -> None:
     }
     bridge_topics = {
         i["topic"]
-        for block in _load("iam.tf")["resource"]
+        for block in load("iam.tf")["resource"]
         for i in block.get("google_pubsub_topic_iam_member", {}).values()
         if "google_service_account.bridge" in i["member"]
     }
@@ -279,7 +260,7 @@ def test_bucket_grants_name_one_bucket_each() -> None:
     }
     assert grants["dataflow_reads_templates"]["role"] == "roles/storage.objectViewer"
     assert grants["vertex_uses_pipeline_root"]["role"] == "roles/storage.objectAdmin"
-    (cloudbuild,) = [b for b in _load("iam.tf")["locals"] if "cloudbuild_buckets" in b]
+    (cloudbuild,) = [b for b in load("iam.tf")["locals"] if "cloudbuild_buckets" in b]
     # Cloud Build writes templates and compiled pipelines; not data or models.
     assert set(re.findall(r'buckets\["([a-z-]+)"\]', cloudbuild["cloudbuild_buckets"])) == {
         "templates",
@@ -288,7 +269,7 @@ def test_bucket_grants_name_one_bucket_each() -> None:
 
 
 def _bucket_specs() -> dict[str, dict[str, Any]]:
-    (block,) = _load("storage.tf")["locals"]
+    (block,) = load("storage.tf")["locals"]
     specs: dict[str, dict[str, Any]] = block["buckets"]
     return specs
 
@@ -333,7 +314,7 @@ def test_no_secret_value_in_terraform() -> None:
             match = re.match(r"\s*([A-Za-z0-9_-]+)\s*=\s*\"", code)
             if match and _SECRET_WORDS.search(match.group(1)):
                 pytest.fail(f"{path.name}:{number}: literal secret-like value: {line.strip()}")
-    variables = [next(iter(v)) for v in _load("variables.tf")["variable"]]
+    variables = [next(iter(v)) for v in load("variables.tf")["variable"]]
     assert not [v for v in variables if _SECRET_WORDS.search(v)], "no secret as a variable"
     for path in TF_DIR.glob("*.tf"):
         assert not re.search(r"-----BEGIN [A-Z ]*PRIVATE KEY-----", path.read_text())
@@ -364,7 +345,7 @@ def test_dataflow_job_runs_as_dataflow_sa_and_dead_letters_to_the_dlq() -> None:
 
 
 def _variable(name: str) -> dict[str, Any]:
-    for block in _load("variables.tf")["variable"]:
+    for block in load("variables.tf")["variable"]:
         if name in block:
             spec: dict[str, Any] = block[name]
             return spec
@@ -416,7 +397,7 @@ def test_bridge_health_port_is_open_to_health_checkers_only() -> None:
     (http,) = check["http_health_check"]
     assert http["request_path"] == "/healthz"
     assert http["port"] == "${local.bridge_health_port}"
-    (locals_block,) = _load("bridge_host.tf")["locals"]
+    (locals_block,) = load("bridge_host.tf")["locals"]
     assert locals_block["bridge_health_port"] == 8080
     assert locals_block["bridge_config"]["health_port"] == "${local.bridge_health_port}"
 
