@@ -3,7 +3,8 @@
 ``DuckDBWarehouse.insert_rows`` builds Arrow columns straight from the model
 attributes and inserts them in one statement, attaching the file under the file lock
 as every write does (a fresh warehouse object and file per call, so each call also
-creates the tables). Two baselines, measured in the same run on
+creates the tables, and closes it, so each call also detaches and checkpoints). Two
+baselines, measured in the same run on
 the same rows into a fresh file over one already-open connection (so the baselines
 do not pay for opening the file):
 
@@ -58,7 +59,9 @@ def _fresh_connection(directory: Path, seq: count[int]) -> duckdb.DuckDBPyConnec
 
 def _subject(directory: Path, seq: count[int], rows: list[SpinePoint]) -> Callable[[], object]:
     def run() -> None:
-        DuckDBWarehouse(directory / f"subject-{next(seq)}.duckdb").insert_rows("spine_points", rows)
+        warehouse = DuckDBWarehouse(directory / f"subject-{next(seq)}.duckdb")
+        warehouse.insert_rows("spine_points", rows)
+        warehouse.close()  # detaches (and checkpoints) now, not in the background later
 
     return run
 

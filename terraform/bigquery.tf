@@ -4,6 +4,8 @@
 
 locals {
   dataset_id = coalesce(var.dataset_id, "${replace(var.prefix, "-", "_")}_dra_twin")
+  # What open_warehouse() takes (warehouse/url.py): the job, the pipelines, an output.
+  warehouse_url = "bigquery://${var.project_id}/${google_bigquery_dataset.twin.dataset_id}"
 
   schema_dir = "${path.module}/../schemas/bigquery"
   table_specs = {

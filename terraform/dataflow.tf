@@ -39,7 +39,7 @@ resource "google_dataflow_flex_template_job" "stream" {
     config            = "/template/${var.site_config}"
     subscription      = google_pubsub_subscription.dataflow.id
     dead_letter_topic = google_pubsub_topic.dead_letter.id
-    warehouse         = "bigquery://${var.project_id}/${google_bigquery_dataset.twin.dataset_id}"
+    warehouse         = local.warehouse_url
     spine_interval_s  = tostring(var.spine_interval_s)
   }
 

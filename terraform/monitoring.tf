@@ -79,31 +79,24 @@ resource "google_monitoring_alert_policy" "dataflow_lag" {
   notification_channels = var.alert_notification_channels
   user_labels           = var.labels
 
-  conditions {
-    display_name = "System lag above ${var.alert_dataflow_lag_s} s"
-    condition_threshold {
-      filter          = "resource.type = \"dataflow_job\" AND resource.labels.job_name = \"${local.dataflow_job_name}\" AND metric.type = \"dataflow.googleapis.com/job/system_lag\""
-      comparison      = "COMPARISON_GT"
-      threshold_value = var.alert_dataflow_lag_s
-      duration        = "300s"
-      aggregations {
-        alignment_period   = "60s"
-        per_series_aligner = "ALIGN_MAX"
-      }
+  # System lag: how long an element waits; data watermark age: how far the output
+  # watermark is behind real time (data freshness). Same threshold for both.
+  dynamic "conditions" {
+    for_each = {
+      "System lag"         = "dataflow.googleapis.com/job/system_lag"
+      "Data watermark age" = "dataflow.googleapis.com/job/data_watermark_age"
     }
-  }
-
-  # Data freshness: how far the output watermark is behind real time.
-  conditions {
-    display_name = "Data watermark older than ${var.alert_dataflow_lag_s} s"
-    condition_threshold {
-      filter          = "resource.type = \"dataflow_job\" AND resource.labels.job_name = \"${local.dataflow_job_name}\" AND metric.type = \"dataflow.googleapis.com/job/data_watermark_age\""
-      comparison      = "COMPARISON_GT"
-      threshold_value = var.alert_dataflow_lag_s
-      duration        = "300s"
-      aggregations {
-        alignment_period   = "60s"
-        per_series_aligner = "ALIGN_MAX"
+    content {
+      display_name = "${conditions.key} above ${var.alert_dataflow_lag_s} s"
+      condition_threshold {
+        filter          = "resource.type = \"dataflow_job\" AND resource.labels.job_name = \"${local.dataflow_job_name}\" AND metric.type = \"${conditions.value}\""
+        comparison      = "COMPARISON_GT"
+        threshold_value = var.alert_dataflow_lag_s
+        duration        = "300s"
+        aggregations {
+          alignment_period   = "60s"
+          per_series_aligner = "ALIGN_MAX"
+        }
       }
     }
   }

@@ -90,5 +90,5 @@ output "view_ids" {
 
 output "warehouse_url" {
   description = "What open_warehouse() takes to use this dataset."
-  value       = "bigquery://${var.project_id}/${google_bigquery_dataset.twin.dataset_id}"
+  value       = local.warehouse_url
 }

@@ -17,7 +17,7 @@ locals {
   # site config ships in the image the components run in (beam/Dockerfile).
   forward_plan_parameters = {
     config_path   = "/template/${var.site_config}"
-    warehouse_url = "bigquery://${var.project_id}/${google_bigquery_dataset.twin.dataset_id}"
+    warehouse_url = local.warehouse_url
   }
 }
 

@@ -174,16 +174,16 @@ class DuckDBWarehouse:
             held.callback(self._host.execute, f"DETACH {_ALIAS}")
             held.callback(self._host.execute, "USE memory")
             if write:
-                held.callback(self._checkpoint_when_wal_exceeds, self._checkpoint_wal_bytes)
+                held.callback(self._checkpoint_if_wal_is_large)
             self._host.execute(f"USE {_ALIAS}")
         except BaseException:
             held.close()
             raise
         return held
 
-    def _checkpoint_when_wal_exceeds(self, wal_bytes: int) -> None:
+    def _checkpoint_if_wal_is_large(self) -> None:
         wal = self.path.with_name(self.path.name + ".wal")
-        if wal.exists() and wal.stat().st_size > wal_bytes:
+        if wal.exists() and wal.stat().st_size > self._checkpoint_wal_bytes:
             self._host.execute(f"CHECKPOINT {_ALIAS}")
 
     def _release(self) -> None:

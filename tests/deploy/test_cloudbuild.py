@@ -11,8 +11,9 @@ import re
 from pathlib import Path
 from typing import Any
 
-import hcl2
 import yaml
+
+from tests.terraform.hcl import load
 
 REPO = Path(__file__).resolve().parents[2]
 BUILT_INS = {"PROJECT_ID", "SHORT_SHA"}
@@ -135,8 +136,7 @@ def test_release_vars_are_terraform_variables() -> None:
     script = _step("write-release-vars")["script"]
     body = script.split("<<JSON\n", 1)[1].split("\nJSON\n", 1)[0]
     keys = set(json.loads(re.sub(r"\$\{[A-Z_]+\}", "x", body)))
-    with (REPO / "terraform" / "variables.tf").open() as f:
-        variables = {next(iter(v)).strip('"') for v in hcl2.load(f)["variable"]}
+    variables = {next(iter(v)) for v in load("variables.tf")["variable"]}
     assert keys == {"dataflow_container_spec_gcs_path", "dataflow_image", "bridge_image"}
     assert keys <= variables
 

@@ -8,28 +8,17 @@ import re
 from pathlib import Path
 from typing import Any
 
-import hcl2
 import yaml
 
+from tests.terraform.hcl import load
 from vertex.compile import compile_all
 
 REPO = Path(__file__).resolve().parents[2]
 
 
-def _unquote(value: Any) -> Any:
-    """python-hcl2 keeps the quotes of string literals."""
-    if isinstance(value, str):
-        return value[1:-1] if len(value) >= 2 and value[0] == value[-1] == '"' else value
-    if isinstance(value, dict):
-        return {_unquote(k): _unquote(v) for k, v in value.items()}
-    return value
-
-
 def _vertex_locals() -> dict[str, Any]:
-    with (REPO / "terraform" / "vertex.tf").open() as f:
-        (block,) = hcl2.load(f)["locals"]
-    unquoted: dict[str, Any] = _unquote(block)
-    return unquoted
+    (block,) = load("vertex.tf")["locals"]
+    return block
 
 
 def _pipeline_inputs(tmp_path: Path) -> dict[str, dict[str, Any]]:

@@ -12,38 +12,19 @@ import subprocess
 from pathlib import Path
 from typing import Any
 
-import hcl2
 import pytest
 import sqlglot
 from sqlglot import exp
 
 from schemas.tables import TABLES
+from tests.terraform.hcl import TF_DIR, load
 from warehouse.sql_files import VIEWS_DIR, referenced_tables, view_names, view_sql
-
-TF_DIR = Path(__file__).resolve().parents[2] / "terraform"
-
-
-def _unquote(value: Any) -> Any:
-    """python-hcl2 keeps the quotes of string literals and block labels."""
-    if isinstance(value, str) and len(value) >= 2 and value[0] == value[-1] == '"':
-        return value[1:-1]
-    if isinstance(value, dict):
-        return {_unquote(k): _unquote(v) for k, v in value.items() if not k.startswith("__")}
-    if isinstance(value, list):
-        return [_unquote(v) for v in value]
-    return value
-
-
-def _load(name: str) -> dict[str, Any]:
-    with (TF_DIR / name).open() as f:
-        parsed: dict[str, Any] = _unquote(hcl2.load(f))
-    return parsed
 
 
 def _resources(kind: str) -> dict[str, dict[str, Any]]:
     found: dict[str, dict[str, Any]] = {}
     for path in TF_DIR.glob("*.tf"):
-        for block in _load(path.name).get("resource", []):
+        for block in load(path.name).get("resource", []):
             for resource_kind, instances in block.items():
                 if resource_kind == kind:
                     found.update(instances)
@@ -52,7 +33,7 @@ def _resources(kind: str) -> dict[str, dict[str, Any]]:
 
 def _locals() -> dict[str, str]:
     out: dict[str, str] = {}
-    for block in _load("bigquery.tf")["locals"]:
+    for block in load("bigquery.tf")["locals"]:
         out.update(block)
     return out
 
@@ -90,11 +71,11 @@ def test_expected_files_exist_and_parse() -> None:
         "vertex.tf",
     } <= names
     for name in names:
-        assert _load(name), name
+        assert load(name), name
 
 
 def test_provider_is_pinned() -> None:
-    (terraform,) = _load("versions.tf")["terraform"]
+    (terraform,) = load("versions.tf")["terraform"]
     (providers,) = terraform["required_providers"]
     assert providers["google"]["source"] == "hashicorp/google"
     assert re.fullmatch(r"~> \d+\.\d+", providers["google"]["version"])
@@ -162,7 +143,7 @@ def test_terraform_qualifies_every_table_a_view_reads(name: str) -> None:
 
 
 def test_variables_are_typed_described_alphabetical_and_validated() -> None:
-    variables = [next(iter(v.items())) for v in _load("variables.tf")["variable"]]
+    variables = [next(iter(v.items())) for v in load("variables.tf")["variable"]]
     names = [n for n, _ in variables]
     assert names == sorted(names)
     for name, spec in variables:
@@ -197,7 +178,7 @@ def _bindings() -> list[tuple[str, str, str]]:
     """(resource kind, role, member) of every IAM grant."""
     out: list[tuple[str, str, str]] = []
     for path in TF_DIR.glob("*.tf"):
-        for block in _load(path.name).get("resource", []):
+        for block in load(path.name).get("resource", []):
             for kind, instances in block.items():
                 if kind.endswith("_iam_member"):
                     out.extend((kind, i["role"], i["member"]) for i in instances.values())
@@ -241,7 +222,7 @@ def test_iam_is_least_privilege() -> None:
     }
     bridge_topics = {
         i["topic"]
-        for block in _load("iam.tf")["resource"]
+        for block in load("iam.tf")["resource"]
         for i in block.get("google_pubsub_topic_iam_member", {}).values()
         if "google_service_account.bridge" in i["member"]
     }
@@ -279,17 +260,16 @@ def test_bucket_grants_name_one_bucket_each() -> None:
     }
     assert grants["dataflow_reads_templates"]["role"] == "roles/storage.objectViewer"
     assert grants["vertex_uses_pipeline_root"]["role"] == "roles/storage.objectAdmin"
-    (cloudbuild,) = [b for b in _load("iam.tf")["locals"] if "cloudbuild_buckets" in b]
+    (cloudbuild,) = [b for b in load("iam.tf")["locals"] if "cloudbuild_buckets" in b]
     # Cloud Build writes templates and compiled pipelines; not data or models.
     assert set(re.findall(r'buckets\["([a-z-]+)"\]', cloudbuild["cloudbuild_buckets"])) == {
         "templates",
         "pipeline-root",
     }
-    assert grants["vertex_uses_pipeline_root"]["role"] == "roles/storage.objectAdmin"
 
 
 def _bucket_specs() -> dict[str, dict[str, Any]]:
-    (block,) = _load("storage.tf")["locals"]
+    (block,) = load("storage.tf")["locals"]
     specs: dict[str, dict[str, Any]] = block["buckets"]
     return specs
 
@@ -334,7 +314,7 @@ def test_no_secret_value_in_terraform() -> None:
             match = re.match(r"\s*([A-Za-z0-9_-]+)\s*=\s*\"", code)
             if match and _SECRET_WORDS.search(match.group(1)):
                 pytest.fail(f"{path.name}:{number}: literal secret-like value: {line.strip()}")
-    variables = [next(iter(v)) for v in _load("variables.tf")["variable"]]
+    variables = [next(iter(v)) for v in load("variables.tf")["variable"]]
     assert not [v for v in variables if _SECRET_WORDS.search(v)], "no secret as a variable"
     for path in TF_DIR.glob("*.tf"):
         assert not re.search(r"-----BEGIN [A-Z ]*PRIVATE KEY-----", path.read_text())
@@ -352,7 +332,8 @@ def test_dataflow_job_runs_as_dataflow_sa_and_dead_letters_to_the_dlq() -> None:
     params = job["parameters"]
     assert params["dead_letter_topic"] == "${google_pubsub_topic.dead_letter.id}"
     assert params["subscription"] == "${google_pubsub_subscription.dataflow.id}"
-    assert params["warehouse"] == (
+    assert params["warehouse"] == "${local.warehouse_url}"
+    assert _locals()["warehouse_url"] == (
         "bigquery://${var.project_id}/${google_bigquery_dataset.twin.dataset_id}"
     )
     # Only template parameters: environment options (service account, temp location,
@@ -364,7 +345,7 @@ def test_dataflow_job_runs_as_dataflow_sa_and_dead_letters_to_the_dlq() -> None:
 
 
 def _variable(name: str) -> dict[str, Any]:
-    for block in _load("variables.tf")["variable"]:
+    for block in load("variables.tf")["variable"]:
         if name in block:
             spec: dict[str, Any] = block[name]
             return spec
@@ -416,9 +397,23 @@ def test_bridge_health_port_is_open_to_health_checkers_only() -> None:
     (http,) = check["http_health_check"]
     assert http["request_path"] == "/healthz"
     assert http["port"] == "${local.bridge_health_port}"
-    (locals_block,) = _load("bridge_host.tf")["locals"]
+    (locals_block,) = load("bridge_host.tf")["locals"]
     assert locals_block["bridge_health_port"] == 8080
     assert locals_block["bridge_config"]["health_port"] == "${local.bridge_health_port}"
+
+
+def _conditions(policy: dict[str, Any]) -> list[dict[str, Any]]:
+    """The policy's conditions, a ``dynamic "conditions"`` block expanded over its
+    ``for_each`` map as Terraform would (``conditions.key``/``.value`` substituted)."""
+    expanded = list(policy.get("conditions", []))
+    for block in policy.get("dynamic", []):
+        spec = block["conditions"]
+        (content,) = spec["content"]
+        for key, value in spec["for_each"].items():
+            text = json.dumps(content)
+            text = text.replace("${conditions.key}", key).replace("${conditions.value}", value)
+            expanded.append(json.loads(text))
+    return expanded
 
 
 def test_alerts_watch_the_right_resources() -> None:
@@ -428,7 +423,7 @@ def test_alerts_watch_the_right_resources() -> None:
     filters = {
         name: [
             c.get("condition_threshold", c.get("condition_absent"))[0]["filter"].replace('\\"', '"')
-            for c in p["conditions"]
+            for c in _conditions(p)
         ]
         for name, p in policies.items()
     }
@@ -438,7 +433,7 @@ def test_alerts_watch_the_right_resources() -> None:
     topic, forwarded = filters["dead_letters"]
     assert "${google_pubsub_topic.dead_letter.name}" in topic
     assert "subscription/dead_letter_message_count" in forwarded
-    for condition in policies["dead_letters"]["conditions"]:
+    for condition in _conditions(policies["dead_letters"]):
         (threshold,) = condition["condition_threshold"]
         assert threshold["comparison"] == "COMPARISON_GT"
         assert threshold["threshold_value"] == 0

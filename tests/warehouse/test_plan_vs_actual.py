@@ -8,45 +8,34 @@ from pathlib import Path
 
 import pytest
 
-from schemas import EnergyRow, PlanRow, PlanStatus, PlanSummary
+from schemas import EnergyRow, PlanRow, PlanSummary
+from tests.warehouse.rows import representative_rows
 from warehouse import DuckDBWarehouse
 
 H10 = datetime(2026, 7, 1, 10, tzinfo=UTC)
 HOUR = timedelta(hours=1)
+_ROWS = representative_rows()
 
 
 def _row(plan_id: str, hour: datetime, flow: float, ppm: float, kwh: float, cost: float) -> PlanRow:
-    return PlanRow(
-        plan_id=plan_id,
-        skid_id="ATL-01",
-        hour_start=hour,
-        hour_index=0,
-        product_code="ULSD",
-        line_flow_bph=flow,
-        pumps_running=3,
-        dra_ppm=ppm,
-        dra_gal=ppm * flow * 42e-6,
-        discharge_psig=700.0,
-        maop_psig=900.0,
-        electric_kwh=kwh,
-        energy_cost_usd=cost,
-        dra_cost_usd=10.0,
-        tariff_usd_per_kwh=0.1,
+    """The representative plan row with the figures this test works out by hand."""
+    return PlanRow.model_validate(
+        _ROWS["plan_rows"].model_dump()
+        | {
+            "plan_id": plan_id,
+            "hour_start": hour,
+            "line_flow_bph": flow,
+            "dra_ppm": ppm,
+            "electric_kwh": kwh,
+            "energy_cost_usd": cost,
+            "dra_cost_usd": 10.0,
+        }
     )
 
 
 def _summary(plan_id: str, created: datetime) -> PlanSummary:
-    return PlanSummary(
-        plan_id=plan_id,
-        skid_id="ATL-01",
-        created_ts=created,
-        horizon_start=H10,
-        horizon_hours=2,
-        status=PlanStatus.OPTIMAL,
-        solver="HIGHS",
-        gap_target=0.001,
-        solve_time_s=1.0,
-        time_limit_s=30.0,
+    return PlanSummary.model_validate(
+        _ROWS["plan_summaries"].model_dump() | {"plan_id": plan_id, "created_ts": created}
     )
 
 
