@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from typing import Any
 
 import apache_beam as beam
@@ -94,7 +94,7 @@ def _validation_stage(exc: ValidationError) -> DeadLetterStage:
     return (
         DeadLetterStage.DECODE
         if kinds & {"json_invalid", "json_type"}
-        else (DeadLetterStage.VALIDATE)
+        else DeadLetterStage.VALIDATE
     )
 
 
@@ -206,7 +206,7 @@ def _raw_rows(
         "seq": pa.array(readings.columns.seq, pa.int64()),
         "message_id": message_ids,
         "publish_ts": published,
-        "ingest_ts": pa.array(np.full(n, _micros(now), dtype=np.int64), ts_type),
+        "ingest_ts": pa.array([now] * n, ts_type),
         "attributes_json": attributes,
         "payload": pa.array([batch.payloads[i] for i in index], pa.binary()).cast(pa.string()),
     }
@@ -214,13 +214,6 @@ def _raw_rows(
     return RowBatch(
         "raw_readings", pa.Table.from_arrays([columns[f.name] for f in schema], schema=schema)
     )
-
-
-def _micros(ts: datetime) -> int:
-    return (ts - _EPOCH) // timedelta(microseconds=1)
-
-
-_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 
 class ParseBatchFn(beam.DoFn):  # type: ignore[misc]
