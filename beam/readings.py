@@ -285,6 +285,10 @@ def _as_batch(messages: list[PubsubMessage]) -> MessageBatch:
     return MessageBatch([bytes(m.data) for m in messages], messages)
 
 
+_BATCH_MESSAGES = 10_000
+"""Bounded input given as single messages: messages per :class:`MessageBatch`."""
+
+
 class ParsedReadings(beam.PTransform):  # type: ignore[misc]
     """Messages -> validated readings at their source time, raw records, dead letters.
 
@@ -293,10 +297,9 @@ class ParsedReadings(beam.PTransform):  # type: ignore[misc]
     come out batched (see :mod:`beam.batches`).
     """
 
-    def __init__(self, max_payload_bytes: int = 65_536, batch_size: int = 10_000) -> None:
+    def __init__(self, max_payload_bytes: int = 65_536) -> None:
         super().__init__()
         self._max_payload_bytes = max_payload_bytes
-        self._batch_size = batch_size
 
     def expand(self, messages: beam.PCollection[PubsubMessage]) -> dict[str, beam.PCollection]:
         """``{"readings": TelemetryReading, "raw": RawReading, "dead_letters": DeadLetter}``
@@ -304,7 +307,7 @@ class ParsedReadings(beam.PTransform):  # type: ignore[misc]
         if messages.is_bounded:
             outputs = (
                 messages
-                | "Batch" >> beam.ParDo(_BatchMessagesFn(self._batch_size))
+                | "Batch" >> beam.ParDo(_BatchMessagesFn(_BATCH_MESSAGES))
                 | "ParseBatches"
                 >> beam.ParDo(ParseBatchFn(self._max_payload_bytes)).with_outputs(
                     TAG_RAW, TAG_DEAD_LETTER, main="readings"
