@@ -11,6 +11,7 @@ import pytest
 from apache_beam.io.gcp.pubsub import PubsubMessage
 from apache_beam.options.pipeline_options import PipelineOptions
 from apache_beam.testing.test_pipeline import TestPipeline
+from apache_beam.testing.test_stream import TestStream
 from apache_beam.testing.util import assert_that, equal_to
 
 from beam.batches import records_of
@@ -144,3 +145,11 @@ def test_production_graph_writes_bigquery_and_the_dead_letter_topic() -> None:
         assert f"WriteToWarehouse/{table}/WriteToBigQuery" in labels
     assert "PublishDeadLetters/ToTopic" in labels
     assert "Read/ReadFromPubSub" in labels
+
+
+def test_a_range_on_an_unbounded_source_is_refused() -> None:
+    """``--start``/``--end`` select from files; a stream with a range would ignore it."""
+    p = beam.Pipeline()
+    stream = p | TestStream().add_elements([PubsubMessage(b"{}", {})])
+    with pytest.raises(ValueError, match="bounded source"):
+        build_pipeline(p, _options("--start=2026-07-01T00:00:00+00:00"), source=stream)
