@@ -353,13 +353,7 @@ class _ChunkKeysFn(beam.DoFn):  # type: ignore[misc]
 
 def _concat(pieces: list[_ChunkPiece]) -> _ChunkPiece:
     return _ChunkPiece(
-        ReadingColumns(
-            ts_s=np.concatenate([p.readings.ts_s for p in pieces]),
-            seq=np.concatenate([p.readings.seq for p in pieces]),
-            values=np.concatenate([p.readings.values for p in pieces]),
-            product_code=tuple(x for p in pieces for x in p.readings.product_code),
-            batch_id=tuple(x for p in pieces for x in p.readings.batch_id),
-        ),
+        ReadingColumns.concat([p.readings for p in pieces]),
         np.concatenate([p.primary for p in pieces]),
     )
 
