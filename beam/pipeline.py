@@ -32,12 +32,12 @@ from beam.options import StreamOptions, parse_time, validate_options
 from beam.readings import ParsedReadings
 from beam.sinks import PublishDeadLetters, WriteToWarehouse
 from beam.spine import TimeSpine
+from bridge.attributes import ATTR_TS
 from schemas.site_config import SiteConfig, SpineConfig, load_site_config
 from schemas.telemetry import TelemetryReading
 
 __all__ = [
     "OUTPUTS",
-    "TIMESTAMP_ATTRIBUTE",
     "build_pipeline",
     "run",
     "spine_config_of",
@@ -56,9 +56,6 @@ OUTPUTS: tuple[str, ...] = (
 )
 """The named PCollections ``build_pipeline`` returns."""
 
-TIMESTAMP_ATTRIBUTE = "ts"
-"""Pub/Sub attribute holding the reading's source time (set by the bridge)."""
-
 
 class _ReadMessages(beam.PTransform):  # type: ignore[misc]
     """The configured source: ``PubsubMessage``s from Pub/Sub, ``MessageBatch``es of
@@ -73,7 +70,7 @@ class _ReadMessages(beam.PTransform):  # type: ignore[misc]
             return p | "ReadFromPubSub" >> ReadFromPubSub(
                 subscription=self._opts.subscription,
                 with_attributes=True,
-                timestamp_attribute=TIMESTAMP_ATTRIBUTE,
+                timestamp_attribute=ATTR_TS,
             )
         return (
             p
@@ -148,25 +145,13 @@ def spine_config_of(config: SiteConfig, opts: StreamOptions) -> SpineConfig:
 
 
 class _InRange:
-    """True for a reading (or raw record) with ``start <= source_ts < end``."""
+    """Backfill: splits batches by ``start <= source_ts < end`` (``--start``/``--end``
+    apply to a bounded source only; :func:`validate_options` refuses them otherwise)."""
 
     def __init__(self, start: datetime | None, end: datetime | None) -> None:
         self._start = start
         self._end = end
         self._outside = Metrics.counter("readings", "out_of_range")
-
-    def __call__(self, record: Any) -> bool:
-        ts = record.source_ts
-        inside = (self._start is None or ts >= self._start) and (
-            self._end is None or ts < self._end
-        )
-        return bool(inside)
-
-    def partition(self, record: Any, _n: int) -> int:
-        if self(record):
-            return 0
-        self._outside.inc()
-        return 1
 
     def split(self, batch: ReadingBatch) -> Iterator[Any]:
         """Batch: the readings inside (main) and those outside (``out_of_range``)."""
@@ -226,10 +211,7 @@ def build_pipeline(
         if start is not None or end is not None:
             raw = raw | "SelectRawRange" >> beam.FlatMap(selected.raw_rows)
     elif start is not None or end is not None:
-        selected = _InRange(start, end)
-        split = readings | "SelectRange" >> beam.Partition(selected.partition, 2)
-        readings, out_of_range = split[0], split[1]
-        raw = raw | "SelectRawRange" >> beam.Filter(selected)
+        raise ValueError("--start/--end select from a bounded source (--input) only")
     else:
         out_of_range = p | "NoneOutOfRange" >> beam.Create([])
     spine = readings | "TimeSpine" >> TimeSpine(spine_config_of(config, opts))

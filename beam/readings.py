@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from typing import Any
 
 import apache_beam as beam
@@ -94,7 +94,7 @@ def _validation_stage(exc: ValidationError) -> DeadLetterStage:
     return (
         DeadLetterStage.DECODE
         if kinds & {"json_invalid", "json_type"}
-        else (DeadLetterStage.VALIDATE)
+        else DeadLetterStage.VALIDATE
     )
 
 
@@ -206,7 +206,7 @@ def _raw_rows(
         "seq": pa.array(readings.columns.seq, pa.int64()),
         "message_id": message_ids,
         "publish_ts": published,
-        "ingest_ts": pa.array(np.full(n, _micros(now), dtype=np.int64), ts_type),
+        "ingest_ts": pa.array([now] * n, ts_type),
         "attributes_json": attributes,
         "payload": pa.array([batch.payloads[i] for i in index], pa.binary()).cast(pa.string()),
     }
@@ -214,13 +214,6 @@ def _raw_rows(
     return RowBatch(
         "raw_readings", pa.Table.from_arrays([columns[f.name] for f in schema], schema=schema)
     )
-
-
-def _micros(ts: datetime) -> int:
-    return (ts - _EPOCH) // timedelta(microseconds=1)
-
-
-_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 
 class ParseBatchFn(beam.DoFn):  # type: ignore[misc]
@@ -292,6 +285,10 @@ def _as_batch(messages: list[PubsubMessage]) -> MessageBatch:
     return MessageBatch([bytes(m.data) for m in messages], messages)
 
 
+_BATCH_MESSAGES = 10_000
+"""Bounded input given as single messages: messages per :class:`MessageBatch`."""
+
+
 class ParsedReadings(beam.PTransform):  # type: ignore[misc]
     """Messages -> validated readings at their source time, raw records, dead letters.
 
@@ -300,10 +297,9 @@ class ParsedReadings(beam.PTransform):  # type: ignore[misc]
     come out batched (see :mod:`beam.batches`).
     """
 
-    def __init__(self, max_payload_bytes: int = 65_536, batch_size: int = 10_000) -> None:
+    def __init__(self, max_payload_bytes: int = 65_536) -> None:
         super().__init__()
         self._max_payload_bytes = max_payload_bytes
-        self._batch_size = batch_size
 
     def expand(self, messages: beam.PCollection[PubsubMessage]) -> dict[str, beam.PCollection]:
         """``{"readings": TelemetryReading, "raw": RawReading, "dead_letters": DeadLetter}``
@@ -311,7 +307,7 @@ class ParsedReadings(beam.PTransform):  # type: ignore[misc]
         if messages.is_bounded:
             outputs = (
                 messages
-                | "Batch" >> beam.ParDo(_BatchMessagesFn(self._batch_size))
+                | "Batch" >> beam.ParDo(_BatchMessagesFn(_BATCH_MESSAGES))
                 | "ParseBatches"
                 >> beam.ParDo(ParseBatchFn(self._max_payload_bytes)).with_outputs(
                     TAG_RAW, TAG_DEAD_LETTER, main="readings"

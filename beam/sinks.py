@@ -47,6 +47,9 @@ _BACKFILL_BATCH_ROWS = 500_000
 (a fixed cost of tens of milliseconds), and the local batch runner holds every
 stage's output in memory anyway."""
 
+_STREAMING_BATCH_ROWS = 50_000
+"""Streaming rows per warehouse call at most (a bundle rarely holds as many)."""
+
 _TABLE_OF_MODEL: dict[type[BaseModel], str] = {spec.model: name for name, spec in TABLES.items()}
 
 
@@ -139,10 +142,9 @@ class WriteToWarehouse(beam.PTransform):  # type: ignore[misc]
     ``_BACKFILL_BATCH_ROWS`` rows (one transaction, one checkpoint of the file).
     """
 
-    def __init__(self, url: str, batch_rows: int = 50_000) -> None:
+    def __init__(self, url: str) -> None:
         super().__init__()
         self._url = url
-        self._batch_rows = batch_rows
 
     def expand(self, tables: dict[str, beam.PCollection[BaseModel]]) -> Any:
         unknown = sorted(set(tables) - set(TABLES))
@@ -155,7 +157,7 @@ class WriteToWarehouse(beam.PTransform):  # type: ignore[misc]
                 for table, records in tables.items()
             }
         bounded = all(records.is_bounded for records in tables.values())
-        batch_rows = max(self._batch_rows, _BACKFILL_BATCH_ROWS) if bounded else self._batch_rows
+        batch_rows = _BACKFILL_BATCH_ROWS if bounded else _STREAMING_BATCH_ROWS
         return (
             tuple(tables.values())
             | "AllTables" >> beam.Flatten()

@@ -131,6 +131,29 @@ def _unpack(rows: list[bytes]) -> ReadingColumns:
     )
 
 
+def _gap_limits_s(spine: SpineConfig) -> FloatArray:
+    """Gap-fill limit of every signal, seconds, in :data:`NUMERIC_SIGNALS` order."""
+    return np.array([spine.gap_limit_s(s) for s in NUMERIC_SIGNALS], dtype=float)
+
+
+def _context_s(spine: SpineConfig) -> float:
+    """How far back a point's gap fill and silent-skid rows look for readings."""
+    return max(float(_gap_limits_s(spine).max()), float(spine.silent_skid_max_s))
+
+
+def _duplicate_readings(
+    skid_id: str, cols: ReadingColumns, repeated: npt.NDArray[np.bool_]
+) -> Iterator[TaggedOutput]:
+    """The ``repeated`` rows of ``cols`` on the ``duplicates`` output."""
+    for i in np.flatnonzero(repeated):
+        yield TaggedOutput(
+            TAG_DUPLICATES,
+            DuplicateReading(
+                skid_id, datetime.fromtimestamp(float(cols.ts_s[i]), tz=UTC), int(cols.seq[i])
+            ),
+        )
+
+
 def _digest(fingerprint: tuple[object, ...]) -> bytes:
     """A stable digest (Python's ``hash`` of str differs between worker processes)."""
     return hashlib.blake2b(repr(fingerprint).encode(), digest_size=12).digest()
@@ -153,8 +176,8 @@ class SpineFn(beam.DoFn):  # type: ignore[misc]
         self._interval_s = spine.interval_s
         self._lateness_s = float(spine.allowed_lateness_s)
         self._silent_max_s = float(spine.silent_skid_max_s)
-        self._gap_limits_s = np.array([spine.gap_limit_s(s) for s in NUMERIC_SIGNALS], dtype=float)
-        self._context_s = max(float(self._gap_limits_s.max()), self._silent_max_s)
+        self._gap_limits_s = _gap_limits_s(spine)
+        self._context_s = _context_s(spine)
         self._too_late = Metrics.counter(_NAMESPACE, "too_late")
         self._duplicates = Metrics.counter(_NAMESPACE, "duplicates")
         self._rows = Metrics.counter(_NAMESPACE, "rows")
@@ -224,14 +247,8 @@ class SpineFn(beam.DoFn):  # type: ignore[misc]
             return
         cols = _unpack(rows)
         keep = dedupe_mask(cols.ts_s, cols.seq)
-        for i in np.flatnonzero(~keep):
-            self._duplicates.inc()
-            yield TaggedOutput(
-                TAG_DUPLICATES,
-                DuplicateReading(
-                    key, datetime.fromtimestamp(float(cols.ts_s[i]), tz=UTC), int(cols.seq[i])
-                ),
-            )
+        self._duplicates.inc(int((~keep).sum()))
+        yield from _duplicate_readings(key, cols, ~keep)
         cols = cols.take(keep)
         interval = self._interval_s
         newest_s = float(cols.ts_s.max())
@@ -336,13 +353,7 @@ class _ChunkKeysFn(beam.DoFn):  # type: ignore[misc]
 
 def _concat(pieces: list[_ChunkPiece]) -> _ChunkPiece:
     return _ChunkPiece(
-        ReadingColumns(
-            ts_s=np.concatenate([p.readings.ts_s for p in pieces]),
-            seq=np.concatenate([p.readings.seq for p in pieces]),
-            values=np.concatenate([p.readings.values for p in pieces]),
-            product_code=tuple(x for p in pieces for x in p.readings.product_code),
-            batch_id=tuple(x for p in pieces for x in p.readings.batch_id),
-        ),
+        ReadingColumns.concat([p.readings for p in pieces]),
         np.concatenate([p.primary for p in pieces]),
     )
 
@@ -405,7 +416,7 @@ class SpineChunkFn(beam.DoFn):  # type: ignore[misc]
     def __init__(self, spine: SpineConfig, points_per_chunk: int) -> None:
         self._interval_s = spine.interval_s
         self._silent_max_s = float(spine.silent_skid_max_s)
-        self._gap_limits_s = np.array([spine.gap_limit_s(s) for s in NUMERIC_SIGNALS], dtype=float)
+        self._gap_limits_s = _gap_limits_s(spine)
         self._points = points_per_chunk
         self._duplicates = Metrics.counter(_NAMESPACE, "duplicates")
         self._rows = Metrics.counter(_NAMESPACE, "rows")
@@ -415,14 +426,9 @@ class SpineChunkFn(beam.DoFn):  # type: ignore[misc]
         merged = _concat(list(pieces))
         cols = merged.readings
         keep = dedupe_mask(cols.ts_s, cols.seq)
-        for i in np.flatnonzero(~keep & merged.primary):
-            self._duplicates.inc()
-            yield TaggedOutput(
-                TAG_DUPLICATES,
-                DuplicateReading(
-                    skid_id, datetime.fromtimestamp(float(cols.ts_s[i]), tz=UTC), int(cols.seq[i])
-                ),
-            )
+        repeated = ~keep & merged.primary
+        self._duplicates.inc(int(repeated.sum()))
+        yield from _duplicate_readings(skid_id, cols, repeated)
         first = chunk * self._points
         block = compute_spine(
             cols.take(keep),
@@ -476,11 +482,10 @@ class TimeSpine(beam.PTransform):  # type: ignore[misc]
     def _batch(self, readings: beam.PCollection[TelemetryReading]) -> dict[str, beam.PCollection]:
         spine = self._spine
         points = math.ceil(_CHUNK_S / spine.interval_s)
-        gap_limits = [spine.gap_limit_s(s) for s in NUMERIC_SIGNALS]
-        context_s = float(max(*gap_limits, spine.silent_skid_max_s))
         outputs = (
             readings
-            | "KeyBySkidChunk" >> beam.ParDo(_ChunkKeysFn(points, spine.interval_s, context_s))
+            | "KeyBySkidChunk"
+            >> beam.ParDo(_ChunkKeysFn(points, spine.interval_s, _context_s(spine)))
             | "GroupChunks" >> beam.GroupByKey()
             | "SpineChunks"
             >> beam.ParDo(SpineChunkFn(spine, points)).with_outputs(

@@ -26,7 +26,7 @@ from apache_beam.io.gcp.pubsub import ReadFromPubSub
 from apache_beam.options.pipeline_options import PipelineOptions, StandardOptions
 from google.cloud import pubsub_v1
 
-from beam.pipeline import TIMESTAMP_ATTRIBUTE, run
+from beam.pipeline import run
 from benchmarks._harness import Comparison, compare
 from bridge.attributes import ATTR_TS, rfc3339_utc
 from cli.local_services import pubsub_emulator
@@ -128,7 +128,7 @@ def _identity_stream(subscription: str, expected: int) -> None:
     _ = (
         p
         | ReadFromPubSub(
-            subscription=subscription, with_attributes=True, timestamp_attribute=TIMESTAMP_ATTRIBUTE
+            subscription=subscription, with_attributes=True, timestamp_attribute=ATTR_TS
         )
         | beam.ParDo(_CountSeen())
     )

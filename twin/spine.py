@@ -19,6 +19,7 @@ This is the whole of the spine logic, shared by the streaming job and the backfi
 from __future__ import annotations
 
 import operator
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
@@ -75,6 +76,17 @@ class ReadingColumns:
 
     def __len__(self) -> int:
         return int(self.ts_s.shape[0])
+
+    @classmethod
+    def concat(cls, parts: Sequence[ReadingColumns]) -> ReadingColumns:
+        """The readings of ``parts``, one after another."""
+        return cls(
+            ts_s=np.concatenate([p.ts_s for p in parts]),
+            seq=np.concatenate([p.seq for p in parts]),
+            values=np.concatenate([p.values for p in parts]),
+            product_code=tuple(x for p in parts for x in p.product_code),
+            batch_id=tuple(x for p in parts for x in p.batch_id),
+        )
 
     def take(self, index: IntArray | npt.NDArray[np.bool_]) -> ReadingColumns:
         """The readings at ``index`` (integer positions or a boolean mask)."""

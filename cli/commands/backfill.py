@@ -13,7 +13,7 @@ from apache_beam.options.pipeline_options import PipelineOptions
 from beam.counts import job_counts
 from beam.options import validate_options
 from beam.pipeline import run
-from cli.commands.stream import beam_argv
+from cli.commands.stream import add_job_args, beam_argv
 from cli.errors import CliError
 
 __all__ = ["register"]
@@ -30,26 +30,10 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
             "dead-letter rows the streaming job writes."
         ),
     )
-    p.add_argument("--config", required=True, help="site config YAML")
+    add_job_args(p, "FnApiRunner", "local batch")
     p.add_argument("--input", required=True, help="glob of JSONL files")
     p.add_argument("--start", default=None, help="first source time, ISO 8601 with offset")
     p.add_argument("--end", default=None, help="source time to stop at (exclusive), ISO 8601")
-    p.add_argument(
-        "--warehouse", required=True, help="duckdb:///PATH.duckdb or bigquery://PROJECT/DATASET"
-    )
-    p.add_argument(
-        "--runner", default="FnApiRunner", help="Beam runner (default FnApiRunner, local batch)"
-    )
-    p.add_argument(
-        "--spine-interval-s", type=int, default=0, help="grid, s (default: the config's)"
-    )
-    p.add_argument(
-        "--beam-option",
-        action="append",
-        default=[],
-        metavar="NAME=VALUE",
-        help="extra pipeline option, e.g. project=P (repeat)",
-    )
     p.set_defaults(func=_run)
 
 

@@ -16,7 +16,7 @@ from beam.pipeline import run
 from cli.errors import CliError
 from warehouse import open_warehouse
 
-__all__ = ["register"]
+__all__ = ["add_job_args", "beam_argv", "register"]
 
 _TERMINAL = {PipelineState.DONE, PipelineState.FAILED, PipelineState.CANCELLED}
 
@@ -32,25 +32,29 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
             "Runs until Ctrl-C or --duration-s, then prints what it counted."
         ),
     )
-    p.add_argument("--config", required=True, help="site config YAML")
+    add_job_args(p, "BundleBasedDirectRunner", "the local streaming runner")
     p.add_argument("--subscription", required=True, help="projects/P/subscriptions/S")
-    p.add_argument(
-        "--warehouse", required=True, help="duckdb:///PATH.duckdb or bigquery://PROJECT/DATASET"
-    )
-    p.add_argument(
-        "--runner",
-        default="BundleBasedDirectRunner",
-        help="Beam runner (default BundleBasedDirectRunner, the local streaming runner)",
-    )
     p.add_argument("--dead-letter-topic", default=None, help="also publish dead letters here")
-    p.add_argument(
-        "--spine-interval-s", type=int, default=0, help="grid, s (default: the config's)"
-    )
     p.add_argument(
         "--duration-s",
         type=float,
         default=0.0,
         help="stop after this many seconds (default 0: run until Ctrl-C)",
+    )
+    p.set_defaults(func=_run)
+
+
+def add_job_args(p: argparse.ArgumentParser, runner: str, runner_help: str) -> None:
+    """The arguments ``stream`` and ``backfill`` share (read back by :func:`beam_argv`)."""
+    p.add_argument("--config", required=True, help="site config YAML")
+    p.add_argument(
+        "--warehouse", required=True, help="duckdb:///PATH.duckdb or bigquery://PROJECT/DATASET"
+    )
+    p.add_argument(
+        "--runner", default=runner, help=f"Beam runner (default {runner}, {runner_help})"
+    )
+    p.add_argument(
+        "--spine-interval-s", type=int, default=0, help="grid, s (default: the config's)"
     )
     p.add_argument(
         "--beam-option",
@@ -59,7 +63,6 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         metavar="NAME=VALUE",
         help="extra pipeline option, e.g. project=P or temp_location=gs://B/tmp (repeat)",
     )
-    p.set_defaults(func=_run)
 
 
 def beam_argv(args: argparse.Namespace, streaming: bool) -> list[str]:

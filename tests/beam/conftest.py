@@ -1,4 +1,5 @@
-"""Helpers shared by the Beam tests: readings at chosen times, streaming options."""
+"""Helpers shared by the Beam tests: readings at chosen times, simulated telemetry with
+transport faults, streaming options."""
 
 from __future__ import annotations
 
@@ -8,7 +9,9 @@ from typing import Any
 from apache_beam.options.pipeline_options import PipelineOptions, StandardOptions
 from pydantic import ValidationError
 
+from schemas.site_config import SiteConfig
 from schemas.telemetry import TelemetryReading
+from twin.simulator import FaultKind, FaultSpec, SimulatedMessage, SimulationSpec, simulate
 
 T0 = datetime(2026, 7, 1, 12, 0, tzinfo=UTC)
 """A grid-aligned start time (minute boundary) for hand-made readings."""
@@ -47,3 +50,32 @@ def is_valid_reading(payload: bytes) -> bool:
     except ValidationError:
         return False
     return True
+
+
+def simulate_transport_faults(
+    config: SiteConfig,
+    start: datetime,
+    minutes: int,
+    seed: int,
+    fault_minutes: dict[FaultKind, tuple[int, int]],
+) -> list[SimulatedMessage]:
+    """The pilot skid at 1 s for ``minutes`` from ``start``, with each fault kind
+    injected between the given minutes (from, to) after ``start``."""
+    faults = tuple(
+        FaultSpec(
+            kind=kind,
+            skid_id="ATL-01",
+            start=start + timedelta(minutes=a),
+            end=start + timedelta(minutes=b),
+        )
+        for kind, (a, b) in fault_minutes.items()
+    )
+    spec = SimulationSpec(
+        start=start,
+        duration_s=minutes * 60,
+        interval_s=1.0,
+        seed=seed,
+        skid_ids=("ATL-01",),
+        faults=faults,
+    )
+    return simulate(config, spec).messages

@@ -4,50 +4,34 @@ message is accounted for exactly once, and the spine has one row per grid point.
 from __future__ import annotations
 
 from collections import Counter
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 
 import apache_beam as beam
 import pytest
 from apache_beam.io.gcp.pubsub import PubsubMessage
 from apache_beam.options.pipeline_options import PipelineOptions
 from apache_beam.testing.test_pipeline import TestPipeline
+from apache_beam.testing.test_stream import TestStream
 from apache_beam.testing.util import assert_that, equal_to
 
 from beam.batches import records_of
 from beam.options import validate_options
 from beam.pipeline import OUTPUTS, build_pipeline, write_outputs
 from schemas.site_config import SiteConfig
-from tests.beam.conftest import is_valid_reading
+from tests.beam.conftest import T0, is_valid_reading, simulate_transport_faults
 from tests.conftest import REFERENCE_CONFIG
-from twin.simulator import FaultKind, FaultSpec, SimulationSpec, simulate
+from twin.simulator import FaultKind
 
-START = datetime(2026, 7, 1, 12, 0, tzinfo=UTC)
+START = T0
 
 
 def _faulty_simulation(config: SiteConfig, minutes: int = 20) -> list[bytes]:
-    def window(a: int, b: int) -> tuple[datetime, datetime]:
-        return START + timedelta(minutes=a), START + timedelta(minutes=b)
-
-    faults = tuple(
-        FaultSpec(kind=kind, skid_id="ATL-01", start=s, end=e)
-        for kind, (s, e) in (
-            (FaultKind.DUPLICATE, window(2, 4)),
-            (FaultKind.OUT_OF_ORDER, window(5, 7)),
-            (FaultKind.MALFORMED, window(8, 9)),
-        )
-    )
-    sim = simulate(
-        config,
-        SimulationSpec(
-            start=START,
-            duration_s=minutes * 60,
-            interval_s=1.0,
-            seed=7,
-            skid_ids=("ATL-01",),
-            faults=faults,
-        ),
-    )
-    return [m.payload for m in sim.messages]
+    faults = {
+        FaultKind.DUPLICATE: (2, 4),
+        FaultKind.OUT_OF_ORDER: (5, 7),
+        FaultKind.MALFORMED: (8, 9),
+    }
+    return [m.payload for m in simulate_transport_faults(config, START, minutes, 7, faults)]
 
 
 def _options(*extra: str) -> PipelineOptions:
@@ -161,3 +145,11 @@ def test_production_graph_writes_bigquery_and_the_dead_letter_topic() -> None:
         assert f"WriteToWarehouse/{table}/WriteToBigQuery" in labels
     assert "PublishDeadLetters/ToTopic" in labels
     assert "Read/ReadFromPubSub" in labels
+
+
+def test_a_range_on_an_unbounded_source_is_refused() -> None:
+    """``--start``/``--end`` select from files; a stream with a range would ignore it."""
+    p = beam.Pipeline()
+    stream = p | TestStream().add_elements([PubsubMessage(b"{}", {})])
+    with pytest.raises(ValueError, match="bounded source"):
+        build_pipeline(p, _options("--start=2026-07-01T00:00:00+00:00"), source=stream)

@@ -22,9 +22,9 @@ from beam.pipeline import run
 from bridge.attributes import ATTR_TS, rfc3339_utc
 from cli.local_services import PubSubEmulator
 from schemas.site_config import SiteConfig
-from tests.beam.conftest import is_valid_reading
+from tests.beam.conftest import is_valid_reading, simulate_transport_faults
 from tests.conftest import REFERENCE_CONFIG
-from twin.simulator import FaultKind, FaultSpec, SimulationSpec, simulate
+from twin.simulator import FaultKind
 from warehouse import open_warehouse
 
 pytestmark = pytest.mark.integration
@@ -42,27 +42,12 @@ _COMPARED = (
 def simulated(site_config: SiteConfig) -> tuple[datetime, list[Any]]:
     """Six minutes at 1 s ending now, so the runner's wall-clock watermark is just past."""
     start = datetime.now(UTC).replace(second=0, microsecond=0) - timedelta(minutes=MINUTES)
-
-    def at(minute: int) -> datetime:
-        return start + timedelta(minutes=minute)
-
-    faults = (
-        FaultSpec(kind=FaultKind.DUPLICATE, skid_id="ATL-01", start=at(1), end=at(2)),
-        FaultSpec(kind=FaultKind.OUT_OF_ORDER, skid_id="ATL-01", start=at(2), end=at(3)),
-        FaultSpec(kind=FaultKind.MALFORMED, skid_id="ATL-01", start=at(4), end=at(5)),
-    )
-    sim = simulate(
-        site_config,
-        SimulationSpec(
-            start=start,
-            duration_s=MINUTES * 60,
-            interval_s=1.0,
-            seed=11,
-            skid_ids=("ATL-01",),
-            faults=faults,
-        ),
-    )
-    return start, sim.messages
+    faults = {
+        FaultKind.DUPLICATE: (1, 2),
+        FaultKind.OUT_OF_ORDER: (2, 3),
+        FaultKind.MALFORMED: (4, 5),
+    }
+    return start, simulate_transport_faults(site_config, start, MINUTES, 11, faults)
 
 
 def _publish(emulator: PubSubEmulator, name: str, messages: list[Any]) -> str:
