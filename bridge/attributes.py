@@ -181,22 +181,13 @@ def attribute_problem(attributes: dict[str, str]) -> str | None:
     """
     if len(attributes) > PUBSUB_MAX_ATTRIBUTES:
         return f"{len(attributes)} attributes; Pub/Sub allows {PUBSUB_MAX_ATTRIBUTES}"
+    key_limit, value_limit = PUBSUB_MAX_ATTRIBUTE_KEY_BYTES, PUBSUB_MAX_ATTRIBUTE_VALUE_BYTES
     for key, value in attributes.items():
         # len(str) * 4 bounds the UTF-8 size: encode only the ones that might be too long
-        if len(key) * 4 > PUBSUB_MAX_ATTRIBUTE_KEY_BYTES:
-            size = len(key.encode())
-            if size > PUBSUB_MAX_ATTRIBUTE_KEY_BYTES:
-                return (
-                    f"attribute name {key[:40]!r}... is {size} bytes; Pub/Sub allows "
-                    f"{PUBSUB_MAX_ATTRIBUTE_KEY_BYTES}"
-                )
-        if len(value) * 4 > PUBSUB_MAX_ATTRIBUTE_VALUE_BYTES:
-            size = len(value.encode())
-            if size > PUBSUB_MAX_ATTRIBUTE_VALUE_BYTES:
-                return (
-                    f"attribute {key!r} is {size} bytes; Pub/Sub allows "
-                    f"{PUBSUB_MAX_ATTRIBUTE_VALUE_BYTES}"
-                )
+        if len(key) * 4 > key_limit and (size := len(key.encode())) > key_limit:
+            return f"attribute name {key[:40]!r}... is {size} bytes; Pub/Sub allows {key_limit}"
+        if len(value) * 4 > value_limit and (size := len(value.encode())) > value_limit:
+            return f"attribute {key!r} is {size} bytes; Pub/Sub allows {value_limit}"
     return None
 
 

@@ -110,9 +110,9 @@ class Bridge:
         self._wake = threading.Event()
         self._handover_stopped = False
         self._flow_lock = threading.Lock()
-        self._pubsub_up = False
-        self._pubsub_state = "not connected"
-        self._pubsub_error: str | None = None
+        # The forwarding process's latest status (the first one arrives before the
+        # ForwarderProcess constructor returns): Pub/Sub's state for readiness.
+        self._forwarder_status: ForwarderStatus
         self._topic_path = topic_path(config.pubsub.project, config.pubsub.topic)
         self._dead_letter_path = topic_path(config.pubsub.project, config.pubsub.dead_letter_topic)
         self._forwarder = ForwarderProcess(
@@ -218,10 +218,11 @@ class Bridge:
             return "shutting down"
         if not self.metrics.snapshot()["mqtt_connected"]:
             return "not connected and subscribed to the MQTT broker"
-        if not self._pubsub_up:
-            return f"Pub/Sub channel {self._pubsub_state}"
-        if self._pubsub_error is not None:
-            return f"last Pub/Sub publish failed: {self._pubsub_error}"
+        status = self._forwarder_status
+        if not status.pubsub_up:
+            return f"Pub/Sub channel {status.pubsub_state}"
+        if status.pubsub_error is not None:
+            return f"last Pub/Sub publish failed: {status.pubsub_error}"
         return None
 
     # ------------------------------------------------------------------ MQTT side
@@ -337,8 +338,7 @@ class Bridge:
                     return
         seq = self._received
         qos = msg.qos
-        if qos:
-            self._acks.received(seq, msg.mid, qos)
+        self._acks.received(seq, msg.mid, qos)
         self._inbox.append(
             (
                 received_at_s,
@@ -383,9 +383,7 @@ class Bridge:
     def _on_status(self, status: ForwarderStatus) -> None:
         """The forwarding process's news: counters, Pub/Sub's state, and how far every
         message is safe, which is what gets acknowledged and frees in-flight slots."""
-        self._pubsub_up = status.pubsub_up
-        self._pubsub_state = status.pubsub_state
-        self._pubsub_error = status.pubsub_error
+        self._forwarder_status = status
         self.metrics.set_many(
             published=status.published,
             publish_failed=status.publish_failed,

@@ -22,6 +22,11 @@ from paho.mqtt.reasoncodes import ReasonCode
 
 __all__ = ["MqttMessage", "OutgoingMessage", "PacedBy", "publish_messages"]
 
+_MAX_IN_FLIGHT = 1000
+"""QoS 1 messages sent and not yet acknowledged by the broker."""
+_ACK_TIMEOUT_S = 300.0
+"""How long after the last publish the broker gets to acknowledge them all."""
+
 
 class OutgoingMessage(Protocol):
     """What :func:`publish_messages` needs of a message (the simulator's
@@ -96,14 +101,11 @@ def publish_messages(
     *,
     client_id: str,
     paced_by: PacedBy = PacedBy(),
-    qos: int = 1,
-    max_in_flight: int = 1000,
-    timeout_s: float = 300.0,
 ) -> int:
-    """Publish every message and wait until the broker acknowledged all of them.
+    """Publish every message at QoS 1 and wait until the broker acknowledged all of them.
 
     Returns the number published. Raises ``TimeoutError`` if the broker has not
-    acknowledged them all within ``timeout_s`` of the last publish, and
+    acknowledged them all within ``_ACK_TIMEOUT_S`` of the last publish, and
     ``ConnectionError`` if the first connection fails.
     """
     client = mqtt.Client(
@@ -112,7 +114,7 @@ def publish_messages(
         clean_session=False,
         protocol=MQTTProtocolVersion.MQTTv311,
     )
-    client.max_inflight_messages_set(max_in_flight)
+    client.max_inflight_messages_set(_MAX_IN_FLIGHT)
     client.max_queued_messages_set(0)
     client.reconnect_delay_set(1, 5)
     connected = threading.Event()
@@ -145,13 +147,11 @@ def publish_messages(
         sent = 0
         for message in messages:
             pacer.wait_for(message)
-            info = client.publish(message.topic, message.payload, qos=qos)
+            info = client.publish(message.topic, message.payload, qos=1)
             if info.rc not in (MQTTErrorCode.MQTT_ERR_SUCCESS, MQTTErrorCode.MQTT_ERR_NO_CONN):
                 raise ConnectionError(f"publish to {message.topic} failed: {info.rc.name}")
             sent += 1
-        if qos == 0:
-            return sent
-        deadline = time.monotonic() + timeout_s
+        deadline = time.monotonic() + _ACK_TIMEOUT_S
         while acked < sent:
             if time.monotonic() > deadline:
                 raise TimeoutError(f"{sent - acked} of {sent} messages not acknowledged")

@@ -29,8 +29,8 @@ from google.cloud import pubsub_v1
 from bridge.config import BridgeConfig
 from bridge.metrics import parse_prometheus_text
 from bridge.service import Bridge
-from bridge.sim_publisher import MqttMessage
-from cli.local_services import free_port, stop_process_group
+from bridge.sim_publisher import MqttMessage, PacedBy, publish_messages
+from cli.local_services import Mosquitto, free_port, stop_process_group
 from schemas.site_config import load_site_config
 from tests.conftest import REFERENCE_CONFIG
 from twin.simulator import FaultKind, FaultSpec, Simulation, SimulationSpec, simulate
@@ -148,23 +148,34 @@ def create_topics(project: str, *topic_ids: str) -> None:
             publisher.create_topic(name=publisher.topic_path(project, topic_id))
 
 
+def collector_for(project: str, name: str, *, ordered: bool = False) -> Collector:
+    """Create the topics of the test called ``name`` (``<name>-tel`` and its dead-letter
+    topic ``<name>-tel-dlq``, as :func:`config_dict` names them) and start a collector
+    on ``<name>-tel``."""
+    create_topics(project, f"{name}-tel", f"{name}-tel-dlq")
+    return Collector(project, f"{name}-tel", ordered=ordered).start()
+
+
 def config_dict(
+    name: str,
     *,
     broker_port: int,
     emulator_host: str,
     project: str,
-    client_id: str,
-    topic: str,
-    site: str,
+    site: str | None = None,
     **overrides: Any,
 ) -> dict[str, Any]:
-    """A bridge config for one test: its own topic filter, client id and topics."""
+    """A bridge config for the test called ``name``: client id ``bridge-<name>``, topic
+    filter ``dra/<site>/+/telemetry`` (site defaults to ``name``), topics ``<name>-tel``
+    and ``<name>-tel-dlq``. ``overrides``: ``key=value`` at the top level,
+    ``section__key=value`` inside a section."""
+    topic = f"{name}-tel"
     config: dict[str, Any] = {
         "mqtt": {
             "host": "127.0.0.1",
             "port": broker_port,
-            "client_id": client_id,
-            "topic_filters": [f"dra/{site}/+/telemetry"],
+            "client_id": f"bridge-{name}",
+            "topic_filters": [f"dra/{site or name}/+/telemetry"],
             "reconnect_min_delay_s": 1,
             "reconnect_max_delay_s": 2,
         },
@@ -182,12 +193,42 @@ def config_dict(
         "drain_timeout_s": 5.0,
     }
     for key, value in overrides.items():
-        section, _, name = key.partition("__")
-        if name:
-            config[section][name] = value
+        section, _, name_in_section = key.partition("__")
+        if name_in_section:
+            config[section][name_in_section] = value
         else:
             config[section] = value
     return config
+
+
+class BackgroundPublisher(threading.Thread):
+    """Publishes ``messages`` at ``rate_hz`` on a thread; :meth:`finish` re-raises its error."""
+
+    def __init__(
+        self, messages: list[MqttMessage], broker: Mosquitto, client_id: str, rate_hz: float
+    ) -> None:
+        super().__init__(daemon=True)
+        self.messages, self.broker, self.client_id = messages, broker, client_id
+        self.rate_hz = rate_hz
+        self.error: BaseException | None = None
+
+    def run(self) -> None:
+        try:
+            publish_messages(
+                self.messages,
+                self.broker.host,
+                self.broker.port,
+                client_id=self.client_id,
+                paced_by=PacedBy(rate_hz=self.rate_hz),
+            )
+        except BaseException as exc:
+            self.error = exc
+
+    def finish(self, timeout_s: float = 120) -> None:
+        self.join(timeout_s)
+        assert not self.is_alive(), "publisher did not finish"
+        if self.error is not None:
+            raise self.error
 
 
 @contextlib.contextmanager
@@ -206,6 +247,15 @@ def wait_until(predicate: Callable[[], bool], timeout_s: float, what: str) -> No
         if time.monotonic() > deadline:
             raise AssertionError(f"timed out after {timeout_s} s waiting for {what}")
         time.sleep(0.05)
+
+
+def http_get(port: int, path: str) -> tuple[int, str]:
+    """(status, body) of ``GET http://127.0.0.1:<port><path>`` (a bridge's health server)."""
+    try:
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}{path}", timeout=2) as response:
+            return response.status, response.read().decode()
+    except urllib.error.HTTPError as exc:
+        return exc.code, exc.read().decode()
 
 
 class BridgeProcess:
@@ -232,16 +282,9 @@ class BridgeProcess:
             )
         return self
 
-    def _get(self, path: str) -> tuple[int, str]:
-        try:
-            with urllib.request.urlopen(f"http://127.0.0.1:{self.port}{path}", timeout=2) as r:
-                return r.status, r.read().decode()
-        except urllib.error.HTTPError as exc:
-            return exc.code, exc.read().decode()
-
     def ready(self) -> bool:
         try:
-            return self._get("/readyz")[0] == 200
+            return http_get(self.port, "/readyz")[0] == 200
         except OSError:
             return False
 
@@ -256,7 +299,7 @@ class BridgeProcess:
         return self
 
     def metrics(self) -> dict[str, float]:
-        return parse_prometheus_text(self._get("/metrics")[1])
+        return parse_prometheus_text(http_get(self.port, "/metrics")[1])
 
     def kill(self) -> None:
         """SIGKILL: no drain, no disconnect; the broker keeps the session."""

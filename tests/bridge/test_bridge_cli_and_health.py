@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import urllib.error
-import urllib.request
 from pathlib import Path
 
 import pytest
@@ -11,7 +9,13 @@ import pytest
 from bridge.metrics import parse_prometheus_text
 from cli.local_services import Mosquitto, PubSubEmulator, free_port
 from cli.main import main
-from tests.bridge._support import bridge_in_process, config_dict, create_topics, wait_until
+from tests.bridge._support import (
+    bridge_in_process,
+    config_dict,
+    create_topics,
+    http_get,
+    wait_until,
+)
 
 EXAMPLE = Path(__file__).resolve().parents[2] / "bridge" / "bridge.example.yaml"
 
@@ -41,54 +45,42 @@ def test_bad_config_fails_at_start_with_field_and_reason(
     assert "Traceback" not in err
 
 
-def _get(port: int, path: str) -> tuple[int, str]:
-    try:
-        with urllib.request.urlopen(f"http://127.0.0.1:{port}{path}", timeout=2) as response:
-            return response.status, response.read().decode()
-    except urllib.error.HTTPError as exc:
-        return exc.code, exc.read().decode()
-
-
 @pytest.mark.integration
 def test_ready_only_when_connected_to_broker_and_pubsub(
     mqtt_broker: Mosquitto, pubsub: PubSubEmulator
 ) -> None:
     create_topics(pubsub.project, "health-tel", "health-tel-dlq")
-    common = {
-        "emulator_host": pubsub.host,
-        "project": pubsub.project,
-        "client_id": "bridge-health",
-        "topic": "health-tel",
-        "site": "health",
-    }
-    no_broker = config_dict(broker_port=free_port(), **common)
+    common = {"emulator_host": pubsub.host, "project": pubsub.project}
+    no_broker = config_dict("health", broker_port=free_port(), **common)
     with bridge_in_process(no_broker) as bridge:
         port = bridge.health_port
         assert port is not None
-        assert _get(port, "/healthz") == (200, "ok\n")
-        status, body = _get(port, "/readyz")
+        assert http_get(port, "/healthz") == (200, "ok\n")
+        status, body = http_get(port, "/readyz")
         assert (status, body) == (
             503,
             "not ready: not connected and subscribed to the MQTT broker\n",
         )
     no_pubsub = config_dict(
-        broker_port=mqtt_broker.port, **{**common, "emulator_host": f"127.0.0.1:{free_port()}"}
+        "health",
+        broker_port=mqtt_broker.port,
+        **{**common, "emulator_host": f"127.0.0.1:{free_port()}"},
     )
     with bridge_in_process(no_pubsub) as bridge:
         port = bridge.health_port
         assert port is not None
         wait_until(lambda: bridge.metrics.mqtt_connected == 1, 10, "broker connection")
-        status, body = _get(port, "/readyz")
+        status, body = http_get(port, "/readyz")
         assert status == 503 and body.startswith("not ready: Pub/Sub channel"), body
-    with bridge_in_process(config_dict(broker_port=mqtt_broker.port, **common)) as bridge:
+    with bridge_in_process(config_dict("health", broker_port=mqtt_broker.port, **common)) as bridge:
         port = bridge.health_port
         assert port is not None
-        wait_until(lambda: _get(port, "/readyz")[0] == 200, 20, "ready")
-        status, text = _get(port, "/metrics")
+        wait_until(lambda: http_get(port, "/readyz")[0] == 200, 20, "ready")
+        status, text = http_get(port, "/metrics")
         metrics = parse_prometheus_text(text)
         assert status == 200
         assert metrics["dra_bridge_mqtt_connected"] == 1
         assert metrics["dra_bridge_pubsub_ready"] == 1
         assert metrics["dra_bridge_received_total"] == 0
         assert "# TYPE dra_bridge_in_flight gauge" in text
-        assert _get(port, "/nope")[0] == 404
+        assert http_get(port, "/nope")[0] == 404

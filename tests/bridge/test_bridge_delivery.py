@@ -8,7 +8,6 @@ the assertion messages; losses are not.
 from __future__ import annotations
 
 import json
-import threading
 import time
 from collections.abc import Iterator
 from datetime import datetime
@@ -17,16 +16,16 @@ from pathlib import Path
 import pytest
 
 from bridge.attributes import rfc3339_utc
-from bridge.sim_publisher import MqttMessage, PacedBy, publish_messages
 from cli.local_services import Mosquitto, PubSubEmulator, mosquitto
 from cli.main import main
 from tests.bridge._support import (
     START,
+    BackgroundPublisher,
     BridgeProcess,
     Collector,
     bridge_processes,
+    collector_for,
     config_dict,
-    create_topics,
     readings,
     simulation,
     wait_until,
@@ -36,49 +35,10 @@ from tests.conftest import REFERENCE_CONFIG
 pytestmark = pytest.mark.integration
 
 
-def _setup(pubsub: PubSubEmulator, name: str) -> Collector:
-    create_topics(pubsub.project, f"{name}-tel", f"{name}-tel-dlq")
-    return Collector(pubsub.project, f"{name}-tel").start()
-
-
 @pytest.fixture
 def procs(tmp_path: Path) -> Iterator[list[BridgeProcess]]:
     with bridge_processes(tmp_path) as started:
         yield started
-
-
-class _Publisher(threading.Thread):
-    """Publishes in the background at a fixed rate; re-raises its error on join."""
-
-    def __init__(
-        self, messages: list[MqttMessage], broker: Mosquitto, client_id: str, rate_hz: float
-    ) -> None:
-        super().__init__(daemon=True)
-        self.messages, self.broker, self.client_id, self.rate_hz = (
-            messages,
-            broker,
-            client_id,
-            rate_hz,
-        )
-        self.error: BaseException | None = None
-
-    def run(self) -> None:
-        try:
-            publish_messages(
-                self.messages,
-                self.broker.host,
-                self.broker.port,
-                client_id=self.client_id,
-                paced_by=PacedBy(rate_hz=self.rate_hz),
-            )
-        except BaseException as exc:
-            self.error = exc
-
-    def finish(self, timeout_s: float = 120) -> None:
-        self.join(timeout_s)
-        assert not self.is_alive(), "publisher did not finish"
-        if self.error is not None:
-            raise self.error
 
 
 def _report(name: str, collector: Collector, published: list[bytes]) -> str:
@@ -103,13 +63,12 @@ def test_ten_thousand_simulated_readings_arrive_with_their_attributes(
     sim = simulation(2.5 * 3600, interval_s=0.9, faults=("duplicate:10:11", "malformed:20:21"))
     expected = {m.payload for m in sim.messages}
     assert len(expected) == 10_000
-    collector = _setup(pubsub, "ten-k")
+    collector = collector_for(pubsub.project, "ten-k")
     cfg = config_dict(
+        "ten-k",
         broker_port=mqtt_broker.port,
         emulator_host=pubsub.host,
         project=pubsub.project,
-        client_id="bridge-ten-k",
-        topic="ten-k-tel",
         site="atl-pilot",
     )
     bridge = BridgeProcess(cfg, tmp_path, "ten-k").start()
@@ -168,14 +127,12 @@ def test_sigkill_and_restart_mid_stream_loses_nothing(
     """3,000 readings at 1,000/s; the bridge is SIGKILLed after ~800 with readings in
     flight and restarted with the same client id: its persistent session on the broker
     redelivers what it had not acknowledged (those Pub/Sub already had arrive twice)."""
-    collector = _setup(pubsub, "kill")
+    collector = collector_for(pubsub.project, "kill")
     cfg = config_dict(
+        "kill",
         broker_port=mqtt_broker.port,
         emulator_host=pubsub.host,
         project=pubsub.project,
-        client_id="bridge-kill",
-        topic="kill-tel",
-        site="kill",
         # batches wait 0.2 s, so ~200 readings are in flight (received, not yet
         # acknowledged) whenever the kill lands
         pubsub__batch_max_latency_s=0.2,
@@ -185,7 +142,7 @@ def test_sigkill_and_restart_mid_stream_loses_nothing(
     try:
         first.wait_ready()
         messages = readings(3_000, site="kill")
-        publisher = _Publisher(messages, mqtt_broker, "pub-kill", rate_hz=1_000)
+        publisher = BackgroundPublisher(messages, mqtt_broker, "pub-kill", rate_hz=1_000)
         publisher.start()
         wait_until(lambda: first.metrics()["dra_bridge_received_total"] >= 800, 30, "800 received")
         before = first.metrics()
@@ -213,22 +170,20 @@ def test_broker_restart_bridge_reconnects_and_resumes(
 ) -> None:
     """A broker of its own (restarting the session broker would disturb other tests):
     3,000 readings at 600/s, the broker restarted (persistence on) after ~1,000."""
-    collector = _setup(pubsub, "brk")
+    collector = collector_for(pubsub.project, "brk")
     with mosquitto() as broker:
         cfg = config_dict(
+            "brk",
             broker_port=broker.port,
             emulator_host=pubsub.host,
             project=pubsub.project,
-            client_id="bridge-brk",
-            topic="brk-tel",
-            site="brk",
         )
         bridge = BridgeProcess(cfg, tmp_path, "brk").start()
         procs.append(bridge)
         try:
             bridge.wait_ready()
             messages = readings(3_000, site="brk")
-            publisher = _Publisher(messages, broker, "pub-brk", rate_hz=600)
+            publisher = BackgroundPublisher(messages, broker, "pub-brk", rate_hz=600)
             publisher.start()
             wait_until(
                 lambda: bridge.metrics()["dra_bridge_received_total"] >= 1_000, 30, "1000 in"
@@ -258,14 +213,12 @@ def test_two_replicas_share_the_load_and_survive_one_being_killed(
     between the replicas. Replica B is SIGKILLed mid-stream and restarted by its
     supervisor with the same client id (mosquitto keeps routing B's share to B's
     persistent session meanwhile and delivers it when B is back)."""
-    collector = _setup(pubsub, "shared")
+    collector = collector_for(pubsub.project, "shared")
     base = config_dict(
+        "shared",
         broker_port=mqtt_broker.port,
         emulator_host=pubsub.host,
         project=pubsub.project,
-        client_id="unused",
-        topic="shared-tel",
-        site="shared",
     )
 
     def replica(client_id: str, name: str) -> BridgeProcess:
@@ -279,7 +232,7 @@ def test_two_replicas_share_the_load_and_survive_one_being_killed(
         a.wait_ready()
         b.wait_ready()
         messages = readings(4_000, site="shared")
-        publisher = _Publisher(messages, mqtt_broker, "pub-shared", rate_hz=1_000)
+        publisher = BackgroundPublisher(messages, mqtt_broker, "pub-shared", rate_hz=1_000)
         publisher.start()
         wait_until(
             lambda: (

@@ -5,7 +5,6 @@ from __future__ import annotations
 import hashlib
 import os
 import signal
-import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -17,11 +16,13 @@ from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
 
 from bridge.service import Bridge
-from bridge.sim_publisher import MqttMessage, PacedBy, publish_messages
+from bridge.sim_publisher import MqttMessage, publish_messages
 from cli.local_services import Mosquitto, PubSubEmulator, free_port, pubsub_emulator
 from tests.bridge._support import (
+    BackgroundPublisher,
     Collector,
     bridge_in_process,
+    collector_for,
     config_dict,
     create_topics,
     readings,
@@ -48,33 +49,16 @@ def test_pubsub_emulator_stopped_for_10_s_mid_stream_loses_nothing(
         monkeypatch.setenv("PUBSUB_EMULATOR_HOST", emulator.host)
         proxy = TcpProxy(free_port(), emulator.port)
         proxy.open()
-        create_topics(emulator.project, "outage-tel", "outage-tel-dlq")
-        collector = Collector(emulator.project, "outage-tel").start()
+        collector = collector_for(emulator.project, "outage")
         cfg = config_dict(
+            "outage",
             broker_port=mqtt_broker.port,
             emulator_host=f"127.0.0.1:{proxy.port}",
             project=emulator.project,
-            client_id="bridge-outage",
-            topic="outage-tel",
-            site="outage",
             max_in_flight=500,
         )
         messages = readings(5_000, site="outage")
-        errors: list[BaseException] = []
-
-        def publish() -> None:
-            try:
-                publish_messages(
-                    messages,
-                    mqtt_broker.host,
-                    mqtt_broker.port,
-                    client_id="pub-outage",
-                    paced_by=PacedBy(rate_hz=250),
-                )
-            except BaseException as exc:
-                errors.append(exc)
-
-        publisher = threading.Thread(target=publish, daemon=True)
+        publisher = BackgroundPublisher(messages, mqtt_broker, "pub-outage", rate_hz=250)
         try:
             with bridge_in_process(cfg) as bridge:
                 wait_until(lambda: bridge.not_ready_reason() is None, 30, "bridge ready")
@@ -101,8 +85,7 @@ def test_pubsub_emulator_stopped_for_10_s_mid_stream_loses_nothing(
                 collector.start()
                 proxy.open()
                 wait_until(lambda: bridge.not_ready_reason() is None, 30, "ready again")
-                publisher.join(120)
-                assert not errors, errors
+                publisher.finish()
                 missing = collector.wait_for({m.payload for m in messages}, timeout_s=90)
                 snapshot = bridge.metrics.snapshot()
             print(
@@ -126,18 +109,13 @@ def test_pubsub_emulator_stopped_for_10_s_mid_stream_loses_nothing(
 def small_limit_bridge(
     mqtt_broker: Mosquitto, pubsub: PubSubEmulator, tmp_path: Path
 ) -> Iterator[tuple[Bridge, Collector, Collector]]:
-    create_topics(pubsub.project, "dl-tel", "dl-tel-dlq")
-    main, dead = (
-        Collector(pubsub.project, "dl-tel").start(),
-        Collector(pubsub.project, "dl-tel-dlq").start(),
-    )
+    main = collector_for(pubsub.project, "dl")
+    dead = Collector(pubsub.project, "dl-tel-dlq").start()
     cfg = config_dict(
+        "dl",
         broker_port=mqtt_broker.port,
         emulator_host=pubsub.host,
         project=pubsub.project,
-        client_id="bridge-dl",
-        topic="dl-tel",
-        site="dl",
         pubsub__max_message_bytes=5_000,
         pubsub__dead_letter_payload_bytes=1_000,
         pubsub__oversize_spill_dir=str(tmp_path / "spill"),
@@ -212,18 +190,13 @@ def test_message_pubsub_would_refuse_is_dead_lettered_alone(
     """A 2,000-byte MQTT 5 user property makes an attribute Pub/Sub refuses (limit 1,024
     bytes; the emulator does not check). Pub/Sub would refuse the whole batch, so the
     bridge checks first and dead-letters that message alone; its neighbours go through."""
-    create_topics(pubsub.project, "rej-tel", "rej-tel-dlq")
-    main, dead = (
-        Collector(pubsub.project, "rej-tel").start(),
-        Collector(pubsub.project, "rej-tel-dlq").start(),
-    )
+    main = collector_for(pubsub.project, "rej")
+    dead = Collector(pubsub.project, "rej-tel-dlq").start()
     cfg = config_dict(
+        "rej",
         broker_port=mqtt_broker.port,
         emulator_host=pubsub.host,
         project=pubsub.project,
-        client_id="bridge-rej",
-        topic="rej-tel",
-        site="rej",
     )
     producer = mqtt.Client(
         CallbackAPIVersion.VERSION2, client_id="pub-rej", protocol=MQTTProtocolVersion.MQTTv5
@@ -264,15 +237,12 @@ def test_mqtt_311_with_a_small_in_flight_bound_forwards_everything(
     """MQTT 3.1.1 has no Receive Maximum and the test broker sets no in-flight limit, so
     the broker pushes everything at once: the bridge's own bound (20 here) must hold the
     network thread back without losing or leaking a message."""
-    create_topics(pubsub.project, "v311-tel", "v311-tel-dlq")
-    collector = Collector(pubsub.project, "v311-tel").start()
+    collector = collector_for(pubsub.project, "v311")
     cfg = config_dict(
+        "v311",
         broker_port=mqtt_broker.port,
         emulator_host=pubsub.host,
         project=pubsub.project,
-        client_id="bridge-v311",
-        topic="v311-tel",
-        site="v311",
         max_in_flight=20,
     )
     cfg["mqtt"]["protocol"] = "3.1.1"
@@ -302,15 +272,12 @@ def test_ordering_by_skid_keeps_each_skids_readings_in_order(
 ) -> None:
     """With ``ordering_by_skid`` the skid id is the ordering key: an ordered subscription
     gets each skid's readings in the order the bridge received them."""
-    create_topics(pubsub.project, "ord-tel", "ord-tel-dlq")
-    collector = Collector(pubsub.project, "ord-tel", ordered=True).start()
+    collector = collector_for(pubsub.project, "ord", ordered=True)
     cfg = config_dict(
+        "ord",
         broker_port=mqtt_broker.port,
         emulator_host=pubsub.host,
         project=pubsub.project,
-        client_id="bridge-ord",
-        topic="ord-tel",
-        site="ord",
         pubsub__ordering_by_skid=True,
     )
     messages = readings(300, site="ord")
@@ -332,15 +299,12 @@ def test_forwarding_process_killed_stops_the_bridge_and_loses_nothing(
     """The bridge's second process (attributes, publishing) dies: the MQTT process must
     acknowledge nothing it can no longer publish, say so, and stop; the broker keeps
     the readings for the next bridge on the same session."""
-    create_topics(pubsub.project, "fk-tel", "fk-tel-dlq")
-    collector = Collector(pubsub.project, "fk-tel").start()
+    collector = collector_for(pubsub.project, "fk")
     cfg = config_dict(
+        "fk",
         broker_port=mqtt_broker.port,
         emulator_host=pubsub.host,
         project=pubsub.project,
-        client_id="bridge-fk",
-        topic="fk-tel",
-        site="fk",
     )
     messages = readings(600, site="fk")
     try:
