@@ -69,6 +69,28 @@ def test_plan_reports_an_infeasible_request_without_traceback(tmp_path: Path, ca
     assert "INFEASIBLE" in capsys.readouterr().out
 
 
+def test_plan_prints_the_operator_rule_fallback_when_no_plan_is_found_in_time(capsys) -> None:
+    # 50 ms is too little for HiGHS to find any plan of the reference week: the
+    # checked operator-rule plan is returned, with no solver bound to print.
+    code = main(
+        [
+            "plan",
+            "--config",
+            str(REFERENCE_CONFIG),
+            "--nominations",
+            str(REFERENCE_CONFIG.parent / "nominations-reference-week.yaml"),
+            "--start",
+            "2026-07-06T00:00-04:00",
+            "--time-limit-s",
+            "0.05",
+        ]
+    )
+    out = capsys.readouterr().out
+    assert code == 0
+    assert "FALLBACK" in out and "operator-rule plan is returned" in out
+    assert "saving 0 USD (0.0 %)" in out and ">>> NOW (2026-07-06 04:00 UTC)" in out
+
+
 def test_plan_rejects_a_bad_nominations_file(tmp_path: Path, capsys) -> None:
     bad = tmp_path / "bad.yaml"
     bad.write_text("skid_id: ATL-01\nbatches: []\n")
