@@ -11,6 +11,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import replace
 from datetime import datetime
 from pathlib import Path
@@ -25,6 +26,19 @@ from twin.plan.planner import make_plan
 
 _REPO = Path(__file__).resolve().parents[1]
 _CAP_S = 60.0
+
+
+def _highs_vs_cbc(what: str, run: Callable[[str], None], unit: str) -> Comparison:
+    """One timed run of ``run(solver name)`` with HiGHS (subject) and CBC (baseline)."""
+    return compare(
+        f"{what}: HiGHS vs CBC",
+        lambda: run("HIGHS"),
+        lambda: run("CBC"),
+        work_units=1.0,
+        unit=unit,
+        goal_ratio=1.0,
+        repeats=1,
+    )
 
 
 def main() -> list[Comparison]:
@@ -47,15 +61,7 @@ def main() -> list[Comparison]:
     def solve(name: str) -> None:
         outcomes[name] = solve_milp(inputs, table, solver_name=name)
 
-    comparison = compare(
-        "reference week, first 48 h, full MILP: HiGHS vs CBC",
-        lambda: solve("HIGHS"),
-        lambda: solve("CBC"),
-        work_units=1.0,
-        unit="solves",
-        goal_ratio=1.0,
-        repeats=1,
-    )
+    comparison = _highs_vs_cbc("reference week, first 48 h, full MILP", solve, "solves")
     for name, o in outcomes.items():
         print(
             f"  {name}: {o.status.value}, objective {o.objective_usd}, bound {o.best_bound_usd}, "
@@ -69,15 +75,7 @@ def main() -> list[Comparison]:
             config, nominations, replace(settings, hours=168, time_limit_s=_CAP_S, solver=name)
         )
 
-    week = compare(
-        "reference week, 168 h, dra-twin plan: HiGHS vs CBC",
-        lambda: plan_week("HIGHS"),
-        lambda: plan_week("CBC"),
-        work_units=1.0,
-        unit="plans",
-        goal_ratio=1.0,
-        repeats=1,
-    )
+    week = _highs_vs_cbc("reference week, 168 h, dra-twin plan", plan_week, "plans")
     for name, result in plans.items():
         s = result.summary
         print(

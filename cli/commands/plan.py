@@ -22,6 +22,7 @@ from typing import TYPE_CHECKING
 import yaml
 from pydantic import ValidationError
 
+from cli.args import aware_datetime
 from cli.errors import CliError
 from schemas.site_config import TariffConfig, load_site_config
 from twin.plan.inputs import Nominations, NominationsError, PlanSettings, load_nominations
@@ -31,15 +32,6 @@ if TYPE_CHECKING:
     from warehouse import Warehouse
 
 __all__ = ["register", "run_plan"]
-
-
-def _aware(value: str) -> datetime:
-    ts = datetime.fromisoformat(value)
-    if ts.tzinfo is None:
-        raise argparse.ArgumentTypeError(
-            f"{value!r}: give a UTC offset, e.g. 2026-07-06T00:00-04:00"
-        )
-    return ts
 
 
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -53,7 +45,7 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p.add_argument("--nominations", required=True, type=Path, help="nominations YAML/JSON")
     p.add_argument("--tariff", type=Path, default=None, help="tariff YAML overriding the config's")
     p.add_argument(
-        "--start", type=_aware, default=None, help="first hour (default: now, on the hour)"
+        "--start", type=aware_datetime, default=None, help="first hour (default: now, on the hour)"
     )
     p.add_argument("--hours", type=int, default=168, help="horizon, hours (default 168)")
     p.add_argument("--time-limit-s", type=float, default=60.0, help="solver time limit, s")
@@ -202,11 +194,14 @@ def _run(args: argparse.Namespace) -> int:
     print(f"plan {s.plan_id}: {s.status.value} ({s.solver}) {s.message}")
     if not result.rows:
         return 1
+    # A FALLBACK plan may have no solver bound, hence no gap.
+    bound = "none" if s.best_bound_usd is None else f"{s.best_bound_usd:,.0f}"
+    gap = "unknown" if s.relative_gap is None else f"{100 * s.relative_gap:.2f} %"
     print(
-        f"  objective {s.objective_usd:,.0f} USD, best bound {s.best_bound_usd:,.0f}, "
-        f"gap {100 * (s.relative_gap or 0):.2f} % (target {100 * s.gap_target:.2f} %"
+        f"  objective {s.objective_usd:,.0f} USD, best bound {bound}, "
+        f"gap {gap} (target {100 * s.gap_target:.2f} %"
         f"{', reached' if s.gap_target_reached else ', NOT reached'}), "
-        f"solve {s.solve_time_s:.1f} s of {s.time_limit_s:.0f} s"
+        f"solve {s.solve_time_s:.1f} s of {s.time_limit_s:g} s"
         f"{' (time limit reached)' if s.time_limit_reached else ''}"
     )
     print(
@@ -224,7 +219,8 @@ def _run(args: argparse.Namespace) -> int:
             f"{s.saving_vs_no_dra_usd:,.0f} USD ({s.saving_vs_no_dra_pct:.1f} %)"
         )
     else:
-        print("  vs no DRA: the nominations cannot be met without DRA")
+        # None when no such plan exists or none was found within its time limit.
+        print("  vs no DRA: no plan found that meets the nominations without DRA")
     print(
         f"  >>> NOW ({result.rows[0].hour_start:%Y-%m-%d %H:%M} UTC): set "
         f"{s.current_hour_flow_bph:,.0f} bbl/h, {s.current_hour_pumps_running} pumps, "

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -10,55 +11,48 @@ import yaml
 
 from cli.main import main
 from tests.conftest import REFERENCE_CONFIG
+from tests.plan_requests import write_rbob_then_jet
+
+START = datetime(2026, 7, 6, 12, 0, tzinfo=UTC)
 
 
-def _nominations(tmp_path: Path, volume_bbl: float) -> Path:
-    path = tmp_path / "nominations.yaml"
-    path.write_text(
-        yaml.safe_dump(
-            {
-                "skid_id": "ATL-01",
-                "initial_tank_gal": 5000.0,
-                "initial_pumps_running": 2,
-                "batches": [
-                    {
-                        "batch_id": "R1",
-                        "product_code": "RBOB",
-                        "volume_bbl": volume_bbl,
-                        "deadline": "2026-07-06T18:00:00+00:00",
-                    },
-                    {
-                        "batch_id": "J1",
-                        "product_code": "JET",
-                        "volume_bbl": 90000.0,
-                        "deadline": "2026-07-06T20:00:00+00:00",
-                    },
-                ],
-            }
-        )
+def _nominations(tmp_path: Path, rbob_bbl: float) -> Path:
+    return write_rbob_then_jet(
+        tmp_path / "nominations.yaml",
+        rbob_bbl=rbob_bbl,
+        rbob_due=START + timedelta(hours=6),
+        jet_bbl=90_000.0,
+        jet_due=START + timedelta(hours=8),
     )
-    return path
 
 
-def test_plan_writes_rows_summary_and_plot(tmp_path: Path, capsys) -> None:
-    out = tmp_path / "out"
-    code = main(
+def _plan_8_hours(nominations: Path, *options: str) -> int:
+    """``dra-twin plan`` of the reference config over the 8 hours from START."""
+    return main(
         [
             "plan",
             "--config",
             str(REFERENCE_CONFIG),
             "--nominations",
-            str(_nominations(tmp_path, 200_000.0)),
+            str(nominations),
             "--start",
-            "2026-07-06T12:00:00+00:00",
+            START.isoformat(),
             "--hours",
             "8",
-            "--json",
-            "--out",
-            str(out),
-            "--plot",
-            str(out / "plan.png"),
+            *options,
         ]
+    )
+
+
+def test_plan_writes_rows_summary_and_plot(tmp_path: Path, capsys) -> None:
+    out = tmp_path / "out"
+    code = _plan_8_hours(
+        _nominations(tmp_path, 200_000.0),
+        "--json",
+        "--out",
+        str(out),
+        "--plot",
+        str(out / "plan.png"),
     )
     assert code == 0
     summary = json.loads(capsys.readouterr().out)
@@ -70,21 +64,31 @@ def test_plan_writes_rows_summary_and_plot(tmp_path: Path, capsys) -> None:
 
 
 def test_plan_reports_an_infeasible_request_without_traceback(tmp_path: Path, capsys) -> None:
+    code = _plan_8_hours(_nominations(tmp_path, 900_000.0))
+    assert code == 1
+    assert "INFEASIBLE" in capsys.readouterr().out
+
+
+def test_plan_prints_the_operator_rule_fallback_when_no_plan_is_found_in_time(capsys) -> None:
+    # 50 ms is too little for HiGHS to find any plan of the reference week: the
+    # checked operator-rule plan is returned, with no solver bound to print.
     code = main(
         [
             "plan",
             "--config",
             str(REFERENCE_CONFIG),
             "--nominations",
-            str(_nominations(tmp_path, 900_000.0)),
+            str(REFERENCE_CONFIG.parent / "nominations-reference-week.yaml"),
             "--start",
-            "2026-07-06T12:00:00+00:00",
-            "--hours",
-            "8",
+            "2026-07-06T00:00-04:00",
+            "--time-limit-s",
+            "0.05",
         ]
     )
-    assert code == 1
-    assert "INFEASIBLE" in capsys.readouterr().out
+    out = capsys.readouterr().out
+    assert code == 0
+    assert "FALLBACK" in out and "operator-rule plan is returned" in out
+    assert "saving 0 USD (0.0 %)" in out and ">>> NOW (2026-07-06 04:00 UTC)" in out
 
 
 def test_plan_rejects_a_bad_nominations_file(tmp_path: Path, capsys) -> None:
@@ -97,8 +101,6 @@ def test_plan_rejects_a_bad_nominations_file(tmp_path: Path, capsys) -> None:
 
 
 def test_from_now_replans_from_the_warehouse_state(tmp_path: Path, capsys) -> None:
-    from datetime import UTC, datetime, timedelta
-
     from schemas import Quality, SignalStats, SpinePoint
     from warehouse import open_warehouse
 

@@ -171,7 +171,9 @@ def test_every_plan_passes_the_checker_and_keeps_dra_out_of_jet(
     if result.summary.status == PlanStatus.INFEASIBLE:
         assert result.summary.message and not result.rows
         return
-    assert result.summary.status in (PlanStatus.OPTIMAL, PlanStatus.FEASIBLE)
+    # FALLBACK (the operator rule, when a loaded machine lets the 10 s pass with no
+    # incumbent) is a plan the product emits too: the same properties must hold.
+    assert result.summary.status in (PlanStatus.OPTIMAL, PlanStatus.FEASIBLE, PlanStatus.FALLBACK)
     assert result.summary.checker_passed, result.summary.checker_violations
     ends = result.inputs.batch_end_bbl
     volume = 0.0

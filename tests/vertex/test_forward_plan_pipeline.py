@@ -12,6 +12,7 @@ from kfp import local
 
 from schemas.energy import EnergyRow, PowerSource
 from tests.conftest import REFERENCE_CONFIG
+from tests.plan_requests import write_rbob_then_jet
 from vertex.compile import compile_all
 from vertex.pipelines.forward_plan import forward_plan
 from warehouse import open_warehouse
@@ -50,31 +51,13 @@ def kfp_local(tmp_path: Path) -> None:
 
 
 def _nominations(tmp_path: Path) -> Path:
-    path = tmp_path / "nominations.yaml"
-    path.write_text(
-        yaml.safe_dump(
-            {
-                "skid_id": "ATL-01",
-                "initial_tank_gal": 5000.0,
-                "initial_pumps_running": 2,
-                "batches": [
-                    {
-                        "batch_id": "R1",
-                        "product_code": "RBOB",
-                        "volume_bbl": 200_000.0,
-                        "deadline": (START + timedelta(hours=5)).isoformat(),
-                    },
-                    {
-                        "batch_id": "J1",
-                        "product_code": "JET",
-                        "volume_bbl": 120_000.0,
-                        "deadline": (START + timedelta(hours=8)).isoformat(),
-                    },
-                ],
-            }
-        )
+    return write_rbob_then_jet(
+        tmp_path / "nominations.yaml",
+        rbob_bbl=200_000.0,
+        rbob_due=START + timedelta(hours=5),
+        jet_bbl=120_000.0,
+        jet_due=START + timedelta(hours=8),
     )
-    return path
 
 
 @pytest.mark.usefixtures("kfp_local")

@@ -43,19 +43,11 @@ from ortools.math_opt.python import mathopt
 
 from schemas.plan import PlanStatus
 from twin import dra
+from twin.plan.checker import PlannedHour
 from twin.plan.inputs import PlanInputs
 from twin.plan.operating_table import DrPieces, OperatingTable
 
-__all__ = ["HourDecision", "MilpOutcome", "solve_milp"]
-
-
-@dataclass(frozen=True)
-class HourDecision:
-    """What the plan does in one hour."""
-
-    flow_bph: float
-    pumps_running: int
-    ppm: float
+__all__ = ["MilpOutcome", "VolumeBounds", "relative_gap", "solve_milp"]
 
 
 @dataclass(frozen=True)
@@ -64,7 +56,8 @@ class MilpOutcome:
 
     status: PlanStatus
     solver: str
-    decisions: list[HourDecision] | None
+    decisions: list[PlannedHour] | None
+    """The plan, in the checker's terms (the checker recomputes everything else)."""
     objective_usd: float | None
     best_bound_usd: float | None
     relative_gap: float | None
@@ -74,6 +67,11 @@ class MilpOutcome:
     binaries: int
     constraints: int
     volume_bbl: tuple[float, ...] | None = None
+
+
+def relative_gap(objective_usd: float, bound_usd: float) -> float:
+    """The gap as the solvers define it: (objective - bound) / |objective|, never negative."""
+    return max(0.0, objective_usd - bound_usd) / max(abs(objective_usd), 1e-9)
 
 
 @dataclass(frozen=True)
@@ -478,16 +476,14 @@ def solve_milp(
         flow = option.flow_bph
         if key in trims[h]:
             flow = min(option.flow_max_bph, flow + max(0.0, value(trims[h][key])) / _KBBL)
-        decisions.append(HourDecision(flow_bph=flow, pumps_running=option.pumps, ppm=ppm))
-    obj, bound = answer.objective, answer.bound
-    gap = max(0.0, obj - bound) / max(abs(obj), 1e-9)
+        decisions.append(PlannedHour(flow_bph=flow, pumps_running=option.pumps, ppm=ppm))
     return MilpOutcome(
         status=status,
         solver=name,
         decisions=decisions,
-        objective_usd=obj,
-        best_bound_usd=bound,
-        relative_gap=gap,
+        objective_usd=answer.objective,
+        best_bound_usd=answer.bound,
+        relative_gap=relative_gap(answer.objective, answer.bound),
         solve_time_s=elapsed,
         time_limit_reached=answer.time_limit_reached,
         volume_bbl=tuple(value(v) / _KBBL for v in volume),

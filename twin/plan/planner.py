@@ -25,9 +25,9 @@ from schemas.site_config import SiteConfig
 from twin import dra
 from twin.plan.baselines import operator_rule_plan
 from twin.plan.batches import batches_in_interval
-from twin.plan.checker import CheckReport, PlannedHour, check_plan
+from twin.plan.checker import CheckReport, check_plan
 from twin.plan.inputs import Nominations, PlanInputs, PlanSettings, resolve_inputs
-from twin.plan.model import MilpOutcome, VolumeBounds, solve_milp
+from twin.plan.model import MilpOutcome, VolumeBounds, relative_gap, solve_milp
 from twin.plan.operating_table import OperatingTable, build_table
 
 __all__ = ["PlanResult", "make_plan"]
@@ -120,37 +120,44 @@ def _solve(
             or restricted.objective_usd < best.objective_usd
         ):
             best = restricted
+    # The LP relaxation of the full model bounds whatever the windows found.
     elapsed = time.perf_counter() - t0
+    reached = elapsed >= limit * 0.98
+    bound = lp.objective_usd
     if best is None or best.decisions is None or best.objective_usd is None:
-        return MilpOutcome(
+        return replace(
+            lp,
             status=PlanStatus.NO_SOLUTION,
-            solver=lp.solver,
-            decisions=None,
             objective_usd=None,
-            best_bound_usd=lp.objective_usd,
+            best_bound_usd=bound,
             relative_gap=None,
             solve_time_s=elapsed,
-            time_limit_reached=elapsed >= limit * 0.98,
-            variables=lp.variables,
-            binaries=lp.binaries,
-            constraints=lp.constraints,
+            time_limit_reached=reached,
+            volume_bbl=None,
         )
-    bound = lp.objective_usd
-    gap = max(0.0, best.objective_usd - bound) / max(best.objective_usd, 1e-9)
-    status = PlanStatus.OPTIMAL if gap <= inputs.settings.relative_gap else PlanStatus.FEASIBLE
-    return MilpOutcome(
-        status=status,
-        solver=best.solver,
-        decisions=best.decisions,
-        objective_usd=best.objective_usd,
+    gap = relative_gap(best.objective_usd, bound)
+    return replace(
+        best,
+        status=PlanStatus.OPTIMAL if gap <= inputs.settings.relative_gap else PlanStatus.FEASIBLE,
         best_bound_usd=bound,
         relative_gap=gap,
         solve_time_s=elapsed,
-        time_limit_reached=elapsed >= limit * 0.98,
-        variables=best.variables,
-        binaries=best.binaries,
-        constraints=best.constraints,
-        volume_bbl=best.volume_bbl,
+        time_limit_reached=reached,
+    )
+
+
+def _operator_fallback(outcome: MilpOutcome, operator: CheckReport) -> MilpOutcome:
+    """``outcome`` (no plan found) with the checked operator-rule plan standing in:
+    status FALLBACK, the checker's cost of that plan as the objective, and its gap
+    against the solver's bound when there is one. The operator must always have an
+    executable plan, and today's rule is one once the checker has passed it."""
+    bound = outcome.best_bound_usd
+    cost = operator.total_cost_usd
+    return replace(
+        outcome,
+        status=PlanStatus.FALLBACK,
+        objective_usd=cost,
+        relative_gap=None if bound is None else relative_gap(cost, bound),
     )
 
 
@@ -291,8 +298,7 @@ def make_plan(
     operator = operator_rule_plan(inputs)
     operator_report = check_plan(inputs, operator) if operator is not None else None
     if outcome.decisions is not None:
-        planned = [PlannedHour(d.flow_bph, d.pumps_running, d.ppm) for d in outcome.decisions]
-        report = check_plan(inputs, planned, volume_tolerance_bbl=table.flow_step_bph)
+        report = check_plan(inputs, outcome.decisions, volume_tolerance_bbl=table.flow_step_bph)
         message = (
             "plan passes the independent check"
             if report.passed
@@ -310,26 +316,13 @@ def make_plan(
             return _no_plan(
                 inputs, base, outcome, why + "; the operator rule does not pass the check either"
             )
-        # The operator must always have an executable plan: today's rule, checked
-        # like any plan, and costed against the solver's bound when it has one.
         report = operator_report
-        bound = outcome.best_bound_usd
-        outcome = replace(
-            outcome,
-            status=PlanStatus.FALLBACK,
-            objective_usd=report.total_cost_usd,
-            relative_gap=None
-            if bound is None
-            else max(0.0, report.total_cost_usd - bound) / max(report.total_cost_usd, 1e-9),
-        )
+        outcome = _operator_fallback(outcome, report)
         message = why + ": the operator-rule plan is returned (it passes the independent check)"
     operator_cost = operator_report.total_cost_usd if operator_report is not None else None
     no_dra = _solve(inputs, table, allow_dra=False, limit=settings.time_limit_s / 2.0)
     no_dra_cost = (
-        check_plan(
-            inputs,
-            [PlannedHour(d.flow_bph, d.pumps_running, d.ppm) for d in no_dra.decisions],
-        ).total_cost_usd
+        check_plan(inputs, no_dra.decisions).total_cost_usd
         if no_dra.decisions is not None
         else None
     )
