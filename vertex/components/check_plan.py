@@ -7,7 +7,7 @@ from vertex.components._image import BASE_IMAGE
 
 
 @dsl.component(base_image=BASE_IMAGE, packages_to_install=[], install_kfp_package=False)
-def check_plan(plan: Input[Dataset], checked: Output[Dataset]) -> bool:
+def check_plan(plan: Input[Dataset], checked: Output[Dataset]) -> int:
     """Recompute the plan rows with :func:`twin.plan.checker.check_plan` (its own code
     path: it reads only flow, pumps and ppm per hour) and record the verdict.
 
@@ -16,7 +16,7 @@ def check_plan(plan: Input[Dataset], checked: Output[Dataset]) -> bool:
         checked: the same plan with ``checker_passed`` and violations set from this check.
 
     Returns:
-        Whether the plan passed (an infeasible request has no rows and passes trivially).
+        How many hours the checker recomputed (0: an infeasible request has no rows).
 
     Raises:
         ValueError: the plan has rows and fails the check: it must not be written.
@@ -32,7 +32,6 @@ def check_plan(plan: Input[Dataset], checked: Output[Dataset]) -> bool:
     with open(plan.path, encoding="utf-8") as f:
         doc = json.load(f)
     req = doc["request"]
-    passed = True
     if doc["rows"]:
         inputs = resolve_inputs(
             load_site_config(req["config_path"]),
@@ -52,4 +51,4 @@ def check_plan(plan: Input[Dataset], checked: Output[Dataset]) -> bool:
         doc["summary"]["checker_violations"] = []
     with open(checked.path, "w", encoding="utf-8") as f:
         json.dump(doc, f)
-    return passed
+    return len(doc["rows"])
