@@ -21,7 +21,7 @@ BigQuery sink and for tests comparing the two paths.
 from __future__ import annotations
 
 import math
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, get_args
@@ -80,6 +80,23 @@ class ReadingBatch:
     def of(cls, readings: list[TelemetryReading]) -> ReadingBatch:
         """Columns of validated readings."""
         return cls(tuple(r.skid_id for r in readings), columns_from_readings(readings))
+
+    @classmethod
+    def of_rows(cls, rows: Sequence[Mapping[str, Any]]) -> ReadingBatch:
+        """Columns of validated readings given as their fields (a missing optional
+        field is null): what :meth:`of` gives for the same readings as models."""
+        values = np.empty((len(rows), len(NUMERIC_SIGNALS)))
+        for j, signal in enumerate(NUMERIC_SIGNALS):
+            # numpy makes None NaN and booleans 0/1 in a float array.
+            values[:, j] = np.array([r.get(signal) for r in rows], dtype=float)
+        columns = ReadingColumns(
+            ts_s=np.array([r["source_ts"].timestamp() for r in rows], dtype=float),
+            seq=np.array([r["seq"] for r in rows], dtype=np.int64),
+            values=values,
+            product_code=tuple(r.get("product_code") for r in rows),
+            batch_id=tuple(r.get("batch_id") for r in rows),
+        )
+        return cls(tuple(r["skid_id"] for r in rows), columns)
 
     def take(self, mask: npt.NDArray[np.bool_]) -> ReadingBatch:
         """The rows where ``mask`` is true."""

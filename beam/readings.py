@@ -12,7 +12,7 @@ from __future__ import annotations
 import json
 from collections.abc import Iterator
 from datetime import UTC, datetime
-from typing import Any
+from typing import Annotated, Any, NotRequired, Required
 
 import apache_beam as beam
 import numpy as np
@@ -22,7 +22,8 @@ from apache_beam.metrics import Metrics
 from apache_beam.pvalue import TaggedOutput
 from apache_beam.transforms.window import TimestampedValue
 from apache_beam.utils.windowed_value import WindowedValue
-from pydantic import Json, TypeAdapter, ValidationError
+from pydantic import ConfigDict, Json, TypeAdapter, ValidationError
+from typing_extensions import TypedDict
 
 from beam.batches import MessageBatch, ReadingBatch, RowBatch
 from schemas.dead_letter import DeadLetter, DeadLetterStage
@@ -162,14 +163,35 @@ class ParseReadingFn(beam.DoFn):  # type: ignore[misc]
         )
 
 
-_PAYLOADS = TypeAdapter(list[Json[TelemetryReading]])
+def _row_type() -> Any:
+    """A ``TypedDict`` with exactly :class:`TelemetryReading`'s fields, constraints and
+    config: validated by pydantic-core into plain dicts, not models (building 10,000
+    models per batch cost more than validating them). ``tests/beam/test_batches.py``
+    checks it accepts and rejects what the model does."""
+    fields = {
+        name: (Required if info.is_required() else NotRequired)[
+            Annotated[(info.annotation, *info.metadata)] if info.metadata else info.annotation
+        ]
+        for name, info in TelemetryReading.model_fields.items()
+    }
+    row = TypedDict("TelemetryRow", fields)  # type: ignore[operator]
+    row.__pydantic_config__ = ConfigDict(  # type: ignore[attr-defined]
+        extra=TelemetryReading.model_config.get("extra"),
+        allow_inf_nan=TelemetryReading.model_config.get("allow_inf_nan", True),
+    )
+    return row
+
+
+_PAYLOADS = TypeAdapter(list[Json[_row_type()]])  # type: ignore[misc]
 """Validates a list of payloads in one call: each item is parsed as its own JSON
-document (so one line can never run into the next) by the same model, in Rust; the
-error, if any, names every failing item by its index."""
+document (so one line can never run into the next), in Rust; the error, if any,
+names every failing item by its index."""
 
 
-def _valid_positions(payloads: list[bytes], max_payload_bytes: int) -> tuple[list[int], list[Any]]:
-    """Positions of the payloads that validate, with their readings. The others are
+def _valid_positions(
+    payloads: list[bytes], max_payload_bytes: int
+) -> tuple[list[int], list[dict[str, Any]]]:
+    """Positions of the payloads that validate, with their fields. The others are
     left to the per-message path, which words their dead letters."""
     index = [i for i, p in enumerate(payloads) if len(p) <= max_payload_bytes]
     while index:
@@ -245,9 +267,9 @@ class ParseBatchFn(beam.DoFn):  # type: ignore[misc]
                     yield TaggedOutput(TAG_DEAD_LETTER, parsed)
                 else:
                     index.append(i)
-                    readings.append(parsed[0])
+                    readings.append(dict(parsed[0]))
         if readings:
-            columns = ReadingBatch.of(readings)
+            columns = ReadingBatch.of_rows(readings)
             yield columns
             yield TaggedOutput(TAG_RAW, _raw_rows(columns, batch, index, now))
 
