@@ -135,11 +135,13 @@ class _WriteTableToBigQuery(beam.PTransform):  # type: ignore[misc]
 class WriteToWarehouse(beam.PTransform):  # type: ignore[misc]
     """``{table: records}`` -> those tables of the warehouse the URL names.
 
-    DuckDB: the tables' records are flattened into one sink, so each bundle costs one
-    warehouse call, not one per table. In batch (the backfill) the records come as
-    a few large column batches (:class:`~beam.batches.RowBatch`): the Flatten
-    gathers them all into one bundle, and each call inserts up to
-    ``_BACKFILL_BATCH_ROWS`` rows (one transaction, one checkpoint of the file).
+    DuckDB, streaming: the tables' records are flattened into one sink, so each
+    bundle costs one warehouse call, not one per table. In batch (the backfill) the
+    records come as a few large column batches (:class:`~beam.batches.RowBatch`) and
+    each table gets its own sink, fused into the stage that produces its rows: a
+    Flatten there would be a stage of its own, and the runner would pickle every
+    batch (27 MB of raw payloads a skid-week) to hand it over. Each call inserts up
+    to ``_BACKFILL_BATCH_ROWS`` rows of one table (one transaction).
     """
 
     def __init__(self, url: str) -> None:
@@ -156,12 +158,17 @@ class WriteToWarehouse(beam.PTransform):  # type: ignore[misc]
                 table: records | table >> _WriteTableToBigQuery(project, dataset, table)
                 for table, records in tables.items()
             }
-        bounded = all(records.is_bounded for records in tables.values())
-        batch_rows = _BACKFILL_BATCH_ROWS if bounded else _STREAMING_BATCH_ROWS
+        if all(records.is_bounded for records in tables.values()):
+            return {
+                table: records
+                | f"Insert{table}"
+                >> beam.ParDo(WriteToWarehouseFn(self._url, _BACKFILL_BATCH_ROWS))
+                for table, records in tables.items()
+            }
         return (
             tuple(tables.values())
             | "AllTables" >> beam.Flatten()
-            | "Insert" >> beam.ParDo(WriteToWarehouseFn(self._url, batch_rows))
+            | "Insert" >> beam.ParDo(WriteToWarehouseFn(self._url, _STREAMING_BATCH_ROWS))
         )
 
 
