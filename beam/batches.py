@@ -21,6 +21,7 @@ BigQuery sink and for tests comparing the two paths.
 from __future__ import annotations
 
 import math
+import pickle
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -29,6 +30,7 @@ from typing import Any, get_args
 import numpy as np
 import numpy.typing as npt
 import pyarrow as pa  # type: ignore[import-untyped]
+from apache_beam.coders import Coder, registry
 from apache_beam.io.gcp.pubsub import PubsubMessage
 from pydantic import BaseModel
 
@@ -36,7 +38,7 @@ from schemas.tables import TABLES
 from schemas.telemetry import NUMERIC_SIGNALS, TelemetryReading
 from twin.spine import ReadingColumns, columns_from_readings
 
-__all__ = ["MessageBatch", "ReadingBatch", "RowBatch", "records_of"]
+__all__ = ["BatchCoder", "MessageBatch", "ReadingBatch", "RowBatch", "records_of"]
 
 
 @dataclass(frozen=True)
@@ -49,6 +51,11 @@ class MessageBatch:
 
     def __len__(self) -> int:
         return len(self.payloads)
+
+    @property
+    def nbytes(self) -> int:
+        """Payload bytes (what the batch's size is made of)."""
+        return sum(map(len, self.payloads))
 
     def message(self, i: int) -> PubsubMessage:
         """The ``i``-th message (a file line as a message without attributes)."""
@@ -75,6 +82,12 @@ class ReadingBatch:
 
     def __len__(self) -> int:
         return len(self.skid_id)
+
+    @property
+    def nbytes(self) -> int:
+        """Bytes of the numeric columns (the strings add little)."""
+        cols = self.columns
+        return int(cols.ts_s.nbytes + cols.seq.nbytes + cols.values.nbytes)
 
     @classmethod
     def of(cls, readings: list[TelemetryReading]) -> ReadingBatch:
@@ -137,6 +150,11 @@ class RowBatch:
     def __len__(self) -> int:
         return int(self.arrow.num_rows)
 
+    @property
+    def nbytes(self) -> int:
+        """Bytes of the Arrow buffers."""
+        return int(self.arrow.nbytes)
+
     def records(self) -> list[BaseModel]:
         """The rows as the table's models (as the streaming path emits them)."""
         model = TABLES[self.table].model
@@ -151,3 +169,26 @@ def records_of(element: Any) -> Iterator[Any]:
         yield from element.readings()
     else:
         yield element
+
+
+class BatchCoder(Coder):  # type: ignore[misc]
+    """Encodes a batch as Beam's fallback coder would (pickle), but estimates its
+    size from its buffers. The runner samples the size of a stage's output elements
+    by encoding them; pickling each 10,000-line batch only to measure it cost about
+    60 ms of a skid-week's backfill."""
+
+    def encode(self, value: Any) -> bytes:
+        return pickle.dumps(value, pickle.HIGHEST_PROTOCOL)
+
+    def decode(self, encoded: bytes) -> Any:
+        return pickle.loads(encoded)
+
+    def estimate_size(self, value: Any) -> int:
+        return int(value.nbytes)
+
+    def is_deterministic(self) -> bool:
+        return False
+
+
+for _batch_type in (MessageBatch, ReadingBatch, RowBatch):
+    registry.register_coder(_batch_type, BatchCoder)

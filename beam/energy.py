@@ -113,5 +113,7 @@ class EnergyRows(beam.PTransform):  # type: ignore[misc]
 
     def expand(self, spine: beam.PCollection[SpinePoint]) -> beam.PCollection[EnergyRow]:
         if spine.is_bounded:
-            return spine | "EnergyBatches" >> beam.ParDo(_EnergyBatchFn(self._config))
+            return spine | "EnergyBatches" >> beam.ParDo(
+                _EnergyBatchFn(self._config)
+            ).with_output_types(RowBatch)
         return spine | "Energy" >> beam.ParDo(EnergyRowFn(self._config))

@@ -76,7 +76,8 @@ class _ReadMessages(beam.PTransform):  # type: ignore[misc]
             p
             | "Pattern" >> beam.Create([self._opts.input])
             | "MatchFiles" >> beam.FlatMap(_matching_files)
-            | "ReadLines" >> beam.ParDo(_ReadLineBatchesFn(_LINES_PER_BATCH))
+            | "ReadLines"
+            >> beam.ParDo(_ReadLineBatchesFn(_LINES_PER_BATCH)).with_output_types(MessageBatch)
         )
 
 
@@ -204,12 +205,14 @@ def build_pipeline(
         # Also without a range: a pass-through fused with the parsing, cheaper than
         # an empty source for out_of_range (one more stage for the runner to run).
         selected = _InRange(start, end)
-        split = readings | "SelectRange" >> beam.FlatMap(selected.split).with_outputs(
-            "out_of_range", main="inside"
-        )
+        split = readings | "SelectRange" >> beam.FlatMap(selected.split).with_output_types(
+            ReadingBatch, out_of_range=ReadingBatch
+        ).with_outputs("out_of_range", main="inside")
         readings, out_of_range = split.inside, split.out_of_range
         if start is not None or end is not None:
-            raw = raw | "SelectRawRange" >> beam.FlatMap(selected.raw_rows)
+            raw = raw | "SelectRawRange" >> beam.FlatMap(selected.raw_rows).with_output_types(
+                RowBatch
+            )
     elif start is not None or end is not None:
         raise ValueError("--start/--end select from a bounded source (--input) only")
     else:

@@ -329,11 +329,12 @@ class ParsedReadings(beam.PTransform):  # type: ignore[misc]
         if messages.is_bounded:
             outputs = (
                 messages
-                | "Batch" >> beam.ParDo(_BatchMessagesFn(_BATCH_MESSAGES))
+                | "Batch"
+                >> beam.ParDo(_BatchMessagesFn(_BATCH_MESSAGES)).with_output_types(MessageBatch)
                 | "ParseBatches"
-                >> beam.ParDo(ParseBatchFn(self._max_payload_bytes)).with_outputs(
-                    TAG_RAW, TAG_DEAD_LETTER, main="readings"
-                )
+                >> beam.ParDo(ParseBatchFn(self._max_payload_bytes))
+                .with_output_types(ReadingBatch, **{TAG_RAW: RowBatch, TAG_DEAD_LETTER: Any})
+                .with_outputs(TAG_RAW, TAG_DEAD_LETTER, main="readings")
             )
         else:
             outputs = messages | "Parse" >> beam.ParDo(

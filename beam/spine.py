@@ -488,9 +488,9 @@ class TimeSpine(beam.PTransform):  # type: ignore[misc]
             >> beam.ParDo(_ChunkKeysFn(points, spine.interval_s, _context_s(spine)))
             | "GroupChunks" >> beam.GroupByKey()
             | "SpineChunks"
-            >> beam.ParDo(SpineChunkFn(spine, points)).with_outputs(
-                TAG_DUPLICATES, TAG_TOO_LATE, main="spine"
-            )
+            >> beam.ParDo(SpineChunkFn(spine, points))
+            .with_output_types(RowBatch)
+            .with_outputs(TAG_DUPLICATES, TAG_TOO_LATE, main="spine")
         )
         return {
             "spine": outputs.spine,
