@@ -15,7 +15,6 @@ from datetime import UTC, datetime
 from typing import Annotated, Any, NotRequired, Required
 
 import apache_beam as beam
-import numpy as np
 import pyarrow as pa  # type: ignore[import-untyped]
 from apache_beam.io.gcp.pubsub import PubsubMessage
 from apache_beam.metrics import Metrics
@@ -23,7 +22,7 @@ from apache_beam.pvalue import TaggedOutput
 from apache_beam.transforms.window import TimestampedValue
 from apache_beam.utils.windowed_value import WindowedValue
 from pydantic import ConfigDict, Json, TypeAdapter, ValidationError
-from typing_extensions import TypedDict
+from typing_extensions import TypedDict  # pydantic takes typing.TypedDict from 3.12 only
 
 from beam.batches import MessageBatch, ReadingBatch, RowBatch
 from schemas.dead_letter import DeadLetter, DeadLetterStage
@@ -206,10 +205,14 @@ def _valid_positions(
 
 
 def _raw_rows(
-    readings: ReadingBatch, batch: MessageBatch, index: list[int], now: datetime
+    readings: ReadingBatch,
+    source_ts: list[datetime],
+    batch: MessageBatch,
+    index: list[int],
+    now: datetime,
 ) -> RowBatch:
-    """The raw records of a batch's valid readings (``readings`` holds the payloads at
-    ``index``) as ``raw_readings`` columns."""
+    """The raw records of a batch's valid readings (``readings`` and ``source_ts``
+    hold the payloads at ``index``) as ``raw_readings`` columns."""
     n = len(readings)
     ts_type = pa.timestamp("us", tz="UTC")
     if batch.messages is None:
@@ -221,10 +224,10 @@ def _raw_rows(
         message_ids = pa.array([m.message_id or None for m in messages], pa.string())
         published = pa.array([_publish_time(m) for m in messages], ts_type)
         attributes = pa.array([_attributes_json(m) for m in messages], pa.string())
-    source_us = np.round(readings.columns.ts_s * 1e6).astype(np.int64)
     columns = {
         "skid_id": pa.array(readings.skid_id, pa.string()),
-        "source_ts": pa.array(source_us, ts_type),
+        # From the datetimes, not the float seconds: exact to the microsecond at any date.
+        "source_ts": pa.array(source_ts, ts_type),
         "seq": pa.array(readings.columns.seq, pa.int64()),
         "message_id": message_ids,
         "publish_ts": published,
@@ -271,7 +274,8 @@ class ParseBatchFn(beam.DoFn):  # type: ignore[misc]
         if readings:
             columns = ReadingBatch.of_rows(readings)
             yield columns
-            yield TaggedOutput(TAG_RAW, _raw_rows(columns, batch, index, now))
+            source_ts = [r["source_ts"] for r in readings]
+            yield TaggedOutput(TAG_RAW, _raw_rows(columns, source_ts, batch, index, now))
 
 
 class _BatchMessagesFn(beam.DoFn):  # type: ignore[misc]

@@ -8,6 +8,7 @@ unknown product, several skids and products in one batch).
 
 from __future__ import annotations
 
+import json
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -21,6 +22,8 @@ from apache_beam.options.pipeline_options import PipelineOptions
 from apache_beam.pvalue import TaggedOutput
 from apache_beam.testing.test_pipeline import TestPipeline
 from apache_beam.testing.util import assert_that, equal_to
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from beam.batches import MessageBatch, ReadingBatch, RowBatch, records_of
 from beam.energy import energy_batch
@@ -95,6 +98,188 @@ def test_batch_parse_gives_the_per_message_records() -> None:
     assert columns.readings() == expected_readings
     assert [_fields(r) for r in raw.records()] == expected_raw
     assert sorted(map(repr, map(_fields, dead))) == sorted(map(repr, expected_dead))
+
+
+_BASE = {
+    "skid_id": "ATL-01",
+    "source_ts": "2026-07-01T12:00:00Z",
+    "seq": 7,
+    "product_code": "ULSD",
+    "line_flow_bph": 50_000.0,
+    "pumps_running": 3,
+    "injection_pump_running": True,
+}
+
+
+def _with(**changes: Any) -> bytes:
+    """The base payload with fields replaced (``None``: the key left out)."""
+    payload = {**_BASE, **changes}
+    return json.dumps({k: v for k, v in payload.items() if v is not _ABSENT}).encode()
+
+
+_ABSENT = object()
+
+_TRICKY_PAYLOADS = [
+    _with(),
+    _with(source_ts="2026-07-01T17:30:00+05:30"),
+    _with(source_ts="2026-07-01T12:00:00.123456-04:00"),
+    _with(source_ts="2026-07-01 12:00:00Z"),
+    _with(source_ts="2026-07-01T12:00:00"),  # naive
+    _with(source_ts="2026-07-01"),
+    _with(source_ts=1_782_907_200),  # epoch seconds
+    _with(source_ts=1_782_907_200_500),  # epoch milliseconds
+    _with(source_ts="0001-01-01T00:00:00+00:00"),
+    _with(source_ts=None),
+    _with(source_ts=_ABSENT),
+    _with(seq=1.0),
+    _with(seq=1.5),
+    _with(seq="12"),
+    _with(seq=-1),
+    _with(seq=2**63 - 1),
+    _with(seq=True),
+    _with(line_flow_bph="51000.5"),
+    _with(line_flow_bph=51_000),
+    _with(line_flow_bph=250_000.0),
+    _with(line_flow_bph=250_000.000001),
+    _with(line_flow_bph=-0.0),
+    _with(line_flow_bph=float("nan")),
+    _with(line_flow_bph=float("inf")),
+    _with(line_flow_bph="NaN"),
+    _with(line_flow_bph=None),
+    _with(line_flow_bph=_ABSENT),
+    _with(line_flow_bph=True),
+    _with(pumps_running=2.0),
+    _with(pumps_running=2.5),
+    _with(pumps_running=13),
+    _with(pumps_running="4"),
+    _with(injection_pump_running=1),
+    _with(injection_pump_running=0),
+    _with(injection_pump_running=2),
+    _with(injection_pump_running="true"),
+    _with(injection_pump_running="off"),
+    _with(injection_pump_running=None),
+    _with(skid_id=""),
+    _with(skid_id="A" * 64),
+    _with(skid_id="A" * 65),
+    _with(skid_id="-ATL"),
+    _with(skid_id="ATL 01"),
+    _with(skid_id="ATL\u00e9"),
+    _with(skid_id=7),
+    _with(product_code="X" * 32),
+    _with(product_code="X" * 33),
+    _with(product_code="\u00e9" * 32),
+    _with(product_code=5),
+    _with(batch_id=None),
+    _with(unknown=None),
+    _with(dra_tank_level_gal={"value": 1}),
+    b'{"skid_id": "ATL-01", "skid_id": "ATL-02", "source_ts": "2026-07-01T12:00:00Z", "seq": 1}',
+    b' {"skid_id": "ATL-01", "source_ts": "2026-07-01T12:00:00Z", "seq": 1} ',
+    b'\xef\xbb\xbf{"skid_id": "ATL-01", "source_ts": "2026-07-01T12:00:00Z", "seq": 1}',
+    b"{}",
+    b"null",
+    b"[]",
+    b'"text"',
+]
+"""Payloads on the edges of the contract: lax conversions pydantic makes (strings,
+integers, epoch times), bounds, lengths, patterns, nulls, absent and unknown keys,
+duplicate keys, whitespace, a byte-order mark."""
+
+
+def _single_and_batch(payloads: list[bytes]) -> tuple[Any, Any]:
+    """Per-message outputs and batch outputs of the same payloads, as comparable
+    values: (readings, raw rows, dead letters); readings as columns."""
+    one = ParseReadingFn(65_536)
+    readings, raw, dead = [], [], []
+    for i, payload in enumerate(payloads):
+        for out in one.process(PubsubMessage(payload, {}, message_id=f"m-{i}")):
+            if isinstance(out, TaggedOutput) and out.tag == TAG_RAW:
+                raw.append(_fields(out.value.value))
+            elif isinstance(out, TaggedOutput):
+                dead.append(_fields(out.value))
+            else:
+                readings.append(out.value)
+    messages = [PubsubMessage(p, {}, message_id=f"m-{i}") for i, p in enumerate(payloads)]
+    outputs = list(ParseBatchFn(65_536).process(MessageBatch(payloads, messages)))
+    batches = [o for o in outputs if isinstance(o, ReadingBatch)]
+    raw_batches = [o.value for o in outputs if isinstance(o, TaggedOutput) and o.tag == TAG_RAW]
+    batch_dead = [
+        _fields(o.value)
+        for o in outputs
+        if isinstance(o, TaggedOutput) and o.tag == TAG_DEAD_LETTER
+    ]
+    single = (
+        _columns(ReadingBatch.of(readings)) if readings else None,
+        raw,
+        sorted(map(repr, dead)),
+    )
+    batch = (
+        _columns(batches[0]) if batches else None,
+        [_fields(r) for b in raw_batches for r in b.records()],
+        sorted(map(repr, batch_dead)),
+    )
+    return single, batch
+
+
+def _columns(batch: ReadingBatch) -> tuple[Any, ...]:
+    cols = batch.columns
+    return (
+        batch.skid_id,
+        cols.ts_s.tolist(),
+        cols.seq.tolist(),
+        [[None if np.isnan(v) else v for v in row] for row in cols.values.tolist()],
+        cols.product_code,
+        cols.batch_id,
+    )
+
+
+def test_batch_validation_accepts_and_rejects_what_the_model_does() -> None:
+    single, batch = _single_and_batch(_TRICKY_PAYLOADS)
+    assert single[0] is not None and len(single[0][0]) >= 20  # many valid, many not
+    assert len(single[2]) >= 20
+    assert batch == single
+
+
+_field_values = {
+    "skid_id": st.one_of(
+        st.sampled_from(["ATL-01", "X", "A" * 64, "A" * 65, "", "-x", "é"]), st.integers()
+    ),
+    "source_ts": st.one_of(
+        st.datetimes(timezones=st.sampled_from([UTC, None])).map(lambda d: d.isoformat()),
+        st.integers(min_value=-(10**12), max_value=10**14),
+        st.text(max_size=30),
+    ),
+    "seq": st.one_of(
+        st.integers(min_value=-5, max_value=2**63 - 1), st.floats(), st.text(max_size=5)
+    ),
+    "product_code": st.one_of(st.none(), st.text(max_size=40), st.integers()),
+    "line_flow_bph": st.one_of(
+        st.none(), st.floats(), st.integers(), st.sampled_from(["1.5", "x", "1e3"])
+    ),
+    "pumps_running": st.one_of(st.none(), st.integers(min_value=-2, max_value=14), st.floats()),
+    "injection_pump_running": st.one_of(
+        st.none(), st.booleans(), st.integers(min_value=-1, max_value=2), st.text(max_size=5)
+    ),
+    "unknown_field": st.integers(),
+}
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    st.lists(
+        st.fixed_dictionaries(
+            {},
+            optional=_field_values,
+        ).map(lambda d: {**{k: v for k, v in _BASE.items() if k not in d}, **d}),
+        min_size=1,
+        max_size=30,
+    )
+)
+def test_batch_validation_matches_the_model_on_generated_payloads(
+    payloads: list[dict[str, Any]],
+) -> None:
+    encoded = [json.dumps(p).encode() for p in payloads]
+    single, batch = _single_and_batch(encoded)
+    assert batch == single
 
 
 def test_file_lines_have_no_message_attributes() -> None:
