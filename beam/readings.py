@@ -218,7 +218,7 @@ def _raw_rows(
     if batch.messages is None:
         message_ids = pa.nulls(n, pa.string())
         published = pa.nulls(n, ts_type)
-        attributes = pa.array(["{}"] * n, pa.string())
+        attributes = pa.repeat(pa.scalar("{}", pa.string()), n)
     else:
         messages = [batch.messages[i] for i in index]
         message_ids = pa.array([m.message_id or None for m in messages], pa.string())
@@ -231,7 +231,7 @@ def _raw_rows(
         "seq": pa.array(readings.columns.seq, pa.int64()),
         "message_id": message_ids,
         "publish_ts": published,
-        "ingest_ts": pa.array([now] * n, ts_type),
+        "ingest_ts": pa.repeat(pa.scalar(now, ts_type), n),
         "attributes_json": attributes,
         "payload": pa.array([batch.payloads[i] for i in index], pa.binary()).cast(pa.string()),
     }
