@@ -19,6 +19,7 @@ from apache_beam.utils.timestamp import Timestamp
 from apache_beam.utils.windowed_value import WindowedValue
 
 from beam.batches import RowBatch
+from beam.dofn_signatures import SignatureCachedDoFn
 from schemas.energy import EnergyRow
 from schemas.site_config import SiteConfig
 from schemas.spine import SpinePoint
@@ -90,7 +91,7 @@ def energy_batch(spine: RowBatch, config: SiteConfig) -> RowBatch:
     )
 
 
-class _EnergyBatchFn(beam.DoFn):  # type: ignore[misc]
+class _EnergyBatchFn(SignatureCachedDoFn):
     """Batch: a ``spine_points`` :class:`RowBatch` -> its ``energy_rows`` batch."""
 
     def __init__(self, config: SiteConfig) -> None:

@@ -27,6 +27,7 @@ from apache_beam.pvalue import TaggedOutput
 from apache_beam.runners.runner import PipelineResult
 
 from beam.batches import MessageBatch, ReadingBatch, RowBatch
+from beam.dofn_signatures import SignatureCachedDoFn
 from beam.energy import EnergyRows
 from beam.options import StreamOptions, parse_time, validate_options
 from beam.readings import ParsedReadings
@@ -91,7 +92,7 @@ _LINES_PER_BATCH = 10_000
 """Lines per :class:`MessageBatch` read from a backfill file (a few MB)."""
 
 
-class _ReadLineBatchesFn(beam.DoFn):  # type: ignore[misc]
+class _ReadLineBatchesFn(SignatureCachedDoFn):
     """A file -> its lines as :class:`MessageBatch` elements, ``batch_lines`` each.
 
     Files are read whole by one worker each (no split within a file): what the local

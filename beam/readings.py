@@ -25,6 +25,7 @@ from pydantic import ConfigDict, Json, TypeAdapter, ValidationError
 from typing_extensions import TypedDict  # pydantic takes typing.TypedDict from 3.12 only
 
 from beam.batches import MessageBatch, ReadingBatch, RowBatch
+from beam.dofn_signatures import SignatureCachedDoFn
 from schemas.dead_letter import DeadLetter, DeadLetterStage
 from schemas.raw import RawReading
 from schemas.telemetry import TelemetryReading
@@ -241,7 +242,7 @@ def _raw_rows(
     )
 
 
-class ParseBatchFn(beam.DoFn):  # type: ignore[misc]
+class ParseBatchFn(SignatureCachedDoFn):
     """Batch: :class:`MessageBatch` -> its valid readings as one :class:`ReadingBatch`
     (main), their raw records as one :class:`RowBatch` (``raw``), and a
     :class:`DeadLetter` per bad message (``dead_letter``).
@@ -278,7 +279,7 @@ class ParseBatchFn(beam.DoFn):  # type: ignore[misc]
             yield TaggedOutput(TAG_RAW, _raw_rows(columns, source_ts, batch, index, now))
 
 
-class _BatchMessagesFn(beam.DoFn):  # type: ignore[misc]
+class _BatchMessagesFn(SignatureCachedDoFn):
     """Bounded input: single messages -> one :class:`MessageBatch` per bundle and
     window (at most ``max_size`` each); batches pass through unchanged."""
 

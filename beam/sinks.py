@@ -22,6 +22,7 @@ from apache_beam.metrics import Metrics
 from pydantic import BaseModel
 
 from beam.batches import RowBatch, records_of
+from beam.dofn_signatures import SignatureCachedDoFn
 from bridge.attributes import PUBSUB_MAX_ATTRIBUTE_VALUE_BYTES, truncate_utf8
 from schemas.dead_letter import DeadLetter
 from schemas.tables import TABLES
@@ -53,7 +54,7 @@ _STREAMING_BATCH_ROWS = 50_000
 _TABLE_OF_MODEL: dict[type[BaseModel], str] = {spec.model: name for name, spec in TABLES.items()}
 
 
-class WriteToWarehouseFn(beam.DoFn):  # type: ignore[misc]
+class WriteToWarehouseFn(SignatureCachedDoFn):
     """Records of any warehouse tables -> one ``insert_many`` per bundle (or per
     ``batch_rows`` records): each DuckDB call is a transaction with its own WAL fsync,
     so a bundle's raw, spine, energy and dead-letter rows share one call. Column batches

@@ -41,6 +41,7 @@ from apache_beam.transforms.userstate import (
 from apache_beam.utils.timestamp import Timestamp
 
 from beam.batches import ReadingBatch, RowBatch
+from beam.dofn_signatures import SignatureCachedDoFn
 from schemas.dead_letter import DeadLetter, DeadLetterStage
 from schemas.site_config import SpineConfig
 from schemas.spine import SpinePoint
@@ -324,7 +325,7 @@ class _ChunkPiece:
     primary: npt.NDArray[np.bool_]
 
 
-class _ChunkKeysFn(beam.DoFn):  # type: ignore[misc]
+class _ChunkKeysFn(SignatureCachedDoFn):
     """A batch of readings -> ``((skid, chunk), piece)`` for every chunk holding some
     of them and every neighbouring chunk whose gap fill or silent-skid rows need them."""
 
@@ -403,7 +404,7 @@ def spine_rows(
     )
 
 
-class SpineChunkFn(beam.DoFn):  # type: ignore[misc]
+class SpineChunkFn(SignatureCachedDoFn):
     """Batch: every reading of one skid's chunk (plus context) -> its spine rows, as
     one :class:`RowBatch`.
 
