@@ -64,6 +64,14 @@ _ALIAS = "warehouse"
 """The name the file is attached under while an operation runs."""
 _WATCH_INTERVAL_S = 0.005
 """How often a lingering writer looks for someone waiting for the lock."""
+_DIRECT_WRITE_BYTES = 4 << 20
+"""A write of more Arrow bytes than this is committed by a checkpoint straight into
+the file, not through the WAL: a WAL that size is checkpointed soon anyway (by
+DuckDB once it passes 16 MB, by this writer before detaching), so going through it
+writes the rows twice. Measured on a skid-week's backfill (27 MB of raw payloads,
+then spine and energy rows, and the checkpoint before detaching): 0.97 s -> 0.80 s
+wall, 0.32 -> 0.28 s CPU (medians of 5, load average 3.6). Streaming bundles are far
+smaller and keep the WAL's cheap commits."""
 
 
 _OPEN: weakref.WeakSet[DuckDBWarehouse] = weakref.WeakSet()
@@ -286,7 +294,11 @@ class DuckDBWarehouse:
                 data[table] = incoming
         if not data:
             return 0
+        direct = sum(incoming.nbytes for incoming in data.values()) > _DIRECT_WRITE_BYTES
         with self._connect(write=True) as con:
+            if direct:
+                # The commit checkpoints when the WAL would pass this: always, here.
+                con.execute("SET checkpoint_threshold = '0KB'")
             con.execute("BEGIN TRANSACTION")
             table = ""
             try:
@@ -298,6 +310,9 @@ class DuckDBWarehouse:
             except duckdb.Error as exc:
                 con.execute("ROLLBACK")
                 raise WarehouseError(f"{table}: rows rejected, nothing written: {exc}") from exc
+            finally:
+                if direct:
+                    con.execute("RESET checkpoint_threshold")
         return sum(incoming.num_rows for incoming in data.values())
 
     def query(

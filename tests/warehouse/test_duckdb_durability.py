@@ -123,3 +123,29 @@ def test_a_process_exiting_while_its_writer_lingers_shuts_down_cleanly(tmp_path:
         assert row["n"] == 1
     finally:
         reader.close()
+
+
+def test_a_large_write_goes_straight_into_the_file(tmp_path: Path) -> None:
+    """A write past ``_DIRECT_WRITE_BYTES`` is committed by a checkpoint (no WAL left
+    even while the writer keeps the file), and visible to the next reader; a small
+    write after it still commits through the WAL."""
+    path = tmp_path / "twin.duckdb"
+    wal = path.with_name(path.name + ".wal")
+    row = representative_rows()["raw_readings"]
+    big = row.model_copy(update={"payload": "x" * 100_000})
+    writer = DuckDBWarehouse(path, linger_s=60, checkpoint_wal_bytes=1 << 30)
+    try:
+        writer.insert_rows("raw_readings", [big] * 50)  # 5 MB of payloads
+        assert not wal.exists() or wal.stat().st_size == 0, "written past the WAL"
+        writer.insert_rows("raw_readings", [row])
+        assert wal.exists() and wal.stat().st_size > 0, "a small write uses the WAL"
+        (setting,) = writer.query("SELECT current_setting('checkpoint_threshold') AS t")
+        assert setting["t"] == "16.0 MiB", "DuckDB's own threshold is restored"
+    finally:
+        writer.close()
+    reader = DuckDBWarehouse(path, linger_s=0)
+    try:
+        (got,) = reader.query("SELECT COUNT(*) AS n, SUM(LENGTH(payload)) AS b FROM raw_readings")
+        assert got == {"n": 51, "b": 50 * 100_000 + len(row.payload)}
+    finally:
+        reader.close()
