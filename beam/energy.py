@@ -19,6 +19,7 @@ from apache_beam.utils.timestamp import Timestamp
 from apache_beam.utils.windowed_value import WindowedValue
 
 from beam.batches import RowBatch
+from beam.dofn_signatures import SignatureCachedDoFn
 from schemas.energy import EnergyRow
 from schemas.site_config import SiteConfig
 from schemas.spine import SpinePoint
@@ -28,7 +29,7 @@ from warehouse.table_schemas import arrow_schema
 __all__ = ["EnergyRowFn", "EnergyRows", "energy_batch"]
 
 
-class EnergyRowFn(beam.DoFn):  # type: ignore[misc]
+class EnergyRowFn(SignatureCachedDoFn):
     """SpinePoint -> EnergyRow, vectorised over each bundle."""
 
     def __init__(self, config: SiteConfig) -> None:
