@@ -41,8 +41,9 @@ _IDLE_EXIT_S = 5.0
 class WarehouseBuffer:
     """Rows for one warehouse, committed by a flusher thread (see the module docstring)."""
 
-    def __init__(self, warehouse: Any, interval_s: float) -> None:
-        self._warehouse = warehouse
+    def __init__(self, url: str, interval_s: float) -> None:
+        self._url = url
+        self._warehouse: Any = None
         self._interval_s = interval_s
         self._state = threading.Condition()
         self._commit = threading.Lock()
@@ -51,6 +52,7 @@ class WarehouseBuffer:
         self._first_at: float | None = None
         self._flusher: threading.Thread | None = None
         self._failed: BaseException | None = None
+        self._closing = False
 
     def add(self, rows_by_table: Mapping[str, Sequence[BaseModel]]) -> int:
         """Buffer rows; returns how many. Commits on the calling thread first when the
@@ -85,6 +87,12 @@ class WarehouseBuffer:
             if not pending:
                 return 0
             try:
+                if self._warehouse is None:
+                    # Opened by the first commit, usually on the flusher thread: creating
+                    # a new file's tables and views takes a few hundred milliseconds.
+                    from warehouse import open_warehouse
+
+                    self._warehouse = open_warehouse(self._url)
                 written = int(self._warehouse.insert_many(pending))
             except BaseException as exc:
                 self._failed = exc
@@ -106,7 +114,9 @@ class WarehouseBuffer:
         while True:
             with self._state:
                 while self._first_at is None:
-                    if not self._state.wait(_IDLE_EXIT_S) and self._first_at is None:
+                    if self._closing or (
+                        not self._state.wait(_IDLE_EXIT_S) and self._first_at is None
+                    ):
                         self._flusher = None
                         return
                 due_s = self._first_at + self._interval_s - time.monotonic()
@@ -118,26 +128,42 @@ class WarehouseBuffer:
                 _LOG.exception("warehouse commit failed; retrying in %.1f s", self._interval_s)
                 time.sleep(self._interval_s)
 
+    def close(self) -> None:
+        """Commit what is left and end the flusher (at interpreter exit: a daemon
+        thread frozen there would keep DuckDB objects alive)."""
+        self.flush()
+        with self._state:
+            self._closing = True
+            flusher = self._flusher
+            self._state.notify()
+        if flusher is not None:
+            flusher.join()
+
 
 _BUFFERS: dict[str, WarehouseBuffer] = {}
 _BUFFERS_LOCK = threading.Lock()
 
 
 def warehouse_buffer(url: str, interval_s: float) -> WarehouseBuffer:
-    """The process's buffer for the warehouse at ``url`` (opened on first use)."""
+    """The process's buffer for the warehouse at ``url`` (opened by its first commit)."""
     with _BUFFERS_LOCK:
         buffer = _BUFFERS.get(url)
         if buffer is None:
-            from warehouse import open_warehouse
-
-            buffer = WarehouseBuffer(open_warehouse(url), interval_s)
+            buffer = WarehouseBuffer(url, interval_s)
             _BUFFERS[url] = buffer
         return buffer
 
 
-@atexit.register
 def flush_warehouse_buffers() -> int:
     """Commit every buffer of this process now; the rows written."""
     with _BUFFERS_LOCK:
         buffers = list(_BUFFERS.values())
     return sum(buffer.flush() for buffer in buffers)
+
+
+@atexit.register
+def _close_warehouse_buffers() -> None:
+    with _BUFFERS_LOCK:
+        buffers = list(_BUFFERS.values())
+    for buffer in buffers:
+        buffer.close()
