@@ -226,8 +226,8 @@ class SpineFn(SignatureCachedDoFn):
     """Keyed by skid: readings in, spine rows out (see the module docstring).
 
     Given a site config, the same firing also computes the energy rows of the spine
-    rows it emits (output ``energy``; :func:`twin.spine_energy.energy_rows`, as
-    :class:`~beam.energy.EnergyRowFn` does) and puts every row it makes, spine,
+    rows it emits (output ``energy``; :func:`twin.spine_energy.energy_rows`, the same
+    figures :class:`~beam.energy.EnergyRows` gives the backfill) and puts every row it makes, spine,
     energy and too-late dead letters, on one more output, ``rows``: the local
     warehouse's feed. On the local runner every stage and every output costs a
     bundle per firing, empty or not, so the streaming job's spine, energy and sink
