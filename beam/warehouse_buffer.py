@@ -113,31 +113,43 @@ class WarehouseBuffer:
     def _flush_loop(self) -> None:
         while True:
             with self._state:
-                while self._first_at is None:
-                    if self._closing or (
-                        not self._state.wait(_IDLE_EXIT_S) and self._first_at is None
-                    ):
-                        self._flusher = None
-                        return
-                due_s = self._first_at + self._interval_s - time.monotonic()
-            if due_s > 0:
-                time.sleep(due_s)
+                if not self._wait_until_due():
+                    self._flusher = None
+                    return
             try:
                 self.flush()
             except Exception:
+                # The rows are back in the buffer, due again in interval_s.
                 _LOG.exception("warehouse commit failed; retrying in %.1f s", self._interval_s)
-                time.sleep(self._interval_s)
+
+    def _wait_until_due(self) -> bool:
+        """With ``_state`` held: wait until the buffered rows are due. False when the
+        buffer closes or nothing came for ``_IDLE_EXIT_S``."""
+        idle_since = time.monotonic()
+        while not self._closing:
+            if self._first_at is None:
+                if time.monotonic() - idle_since >= _IDLE_EXIT_S:
+                    return False
+                self._state.wait(_IDLE_EXIT_S)
+                continue
+            due_s = self._first_at + self._interval_s - time.monotonic()
+            if due_s <= 0:
+                return True
+            self._state.wait(due_s)
+        return False
 
     def close(self) -> None:
         """Commit what is left and end the flusher (at interpreter exit: a daemon
         thread frozen there would keep DuckDB objects alive)."""
-        self.flush()
-        with self._state:
-            self._closing = True
-            flusher = self._flusher
-            self._state.notify()
-        if flusher is not None:
-            flusher.join()
+        try:
+            self.flush()
+        finally:
+            with self._state:
+                self._closing = True
+                flusher = self._flusher
+                self._state.notify()
+            if flusher is not None and flusher is not threading.current_thread():
+                flusher.join()
 
 
 _BUFFERS: dict[str, WarehouseBuffer] = {}
