@@ -238,11 +238,12 @@ def _build_streaming(
 
     The local streaming runner runs each stage's bundles one at a time, a few
     milliseconds each whether empty or not, and every output a stage consumes gets
-    a bundle per producer bundle. So the parsing also keys readings by skid (output
-    ``readings`` holds ``(skid_id, reading)``), the spine's stateful DoFn also
-    computes the energy rows, and both put every row for the warehouse on one
-    output, flattened into ``warehouse_rows`` (raw readings, dead letters, spine and
-    energy rows) for the DuckDB sink. The per-table outputs are still there: they
+    a bundle per producer bundle. So the parsing also groups readings per skid and
+    bundle (output ``readings`` holds ``(skid_id, readings)``), the spine's stateful
+    DoFn (which may then fire in the same bundle) also computes the energy rows, and
+    both put every row for the warehouse on one output, flattened into
+    ``warehouse_rows`` (raw readings, dead letters, spine and energy rows) for the
+    DuckDB sink. The per-table outputs are still there: they
     feed BigQuery, the dead-letter topic and the tests.
     """
     if opts.start or opts.end:

@@ -568,8 +568,9 @@ class TimeSpine(beam.PTransform):  # type: ignore[misc]
     """Readings -> spine rows per skid; also the too-late readings and the duplicates.
 
     Unbounded input (streaming) goes through :class:`SpineFn`, stateful with event-time
-    timers; ``keyed_by_skid`` says the readings already come as ``(skid_id, reading)``
-    (as :class:`~beam.readings.ParsedReadings` can emit them, saving a stage), and
+    timers, fed ``(skid_id, readings)`` per skid and bundle (:class:`ReadingsBySkid`);
+    ``keyed_by_skid`` says the readings already come so (as
+    :class:`~beam.readings.ParsedReadings` can emit them, saving a stage), and
     ``energy_config`` makes the same DoFn compute the energy rows too (outputs
     ``energy`` and ``rows``; see :class:`SpineFn`). Bounded input (the backfill) is
     complete before the spine starts, so its batches are split per skid and day-sized
