@@ -131,13 +131,15 @@ def _pack(reading: TelemetryReading) -> bytes:
 def _unpack(rows: list[bytes]) -> ReadingColumns:
     size = _FIXED.itemsize
     fixed = np.frombuffer(b"".join(r[:size] for r in rows), dtype=_FIXED)
-    labels = [r[size:].decode().split(_SEPARATOR) for r in rows]
+    # Each row's labels are two fields split by _SEPARATOR: split them all at once
+    # (a firing unpacks the whole state, up to hours of readings).
+    fields = _SEPARATOR.encode().join(r[size:] for r in rows).decode().split(_SEPARATOR)
     return ReadingColumns(
         ts_s=fixed["ts_s"].astype(float),
         seq=fixed["seq"].astype(np.int64),
         values=fixed["values"].astype(float).reshape(len(rows), len(NUMERIC_SIGNALS)),
-        product_code=tuple(None if x[0] == _NONE else x[0] for x in labels),
-        batch_id=tuple(None if x[1] == _NONE else x[1] for x in labels),
+        product_code=tuple(None if x == _NONE else x for x in fields[0::2]),
+        batch_id=tuple(None if x == _NONE else x for x in fields[1::2]),
     )
 
 
