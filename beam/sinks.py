@@ -57,7 +57,7 @@ _STREAMING_FLUSH_INTERVAL_S = 0.2
 _TABLE_OF_MODEL: dict[type[BaseModel], str] = {spec.model: name for name, spec in TABLES.items()}
 
 
-class WriteToWarehouseFn(SignatureCachedDoFn):
+class WriteToWarehouseFn(beam.DoFn):  # type: ignore[misc]
     """Records of any warehouse tables -> one ``insert_many`` per bundle (or per
     ``batch_rows`` records): each DuckDB call is a transaction with its own WAL fsync,
     so a bundle's raw, spine, energy and dead-letter rows share one call. Column batches
