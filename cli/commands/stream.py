@@ -15,7 +15,7 @@ from beam.options import validate_options
 from beam.pipeline import run
 from beam.warehouse_buffer import flush_warehouse_buffers
 from cli.errors import CliError
-from warehouse import open_warehouse
+from warehouse import WarehouseError, open_warehouse
 
 __all__ = ["add_job_args", "beam_argv", "register"]
 
@@ -105,7 +105,10 @@ def _run(args: argparse.Namespace) -> int:
     if result.state not in _TERMINAL:
         result.cancel()
     # The local DuckDB sink commits across bundles: land what it still holds.
-    flush_warehouse_buffers()
+    try:
+        flush_warehouse_buffers()
+    except WarehouseError as exc:
+        raise CliError(f"the job's last rows were not written: {exc}", exit_code=1) from None
     print(f"landed in {args.warehouse} since {started_at:%Y-%m-%d %H:%M:%S} UTC:")
     for line in landed_counts(open_warehouse(args.warehouse), started_at).lines():
         print(line)
