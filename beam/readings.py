@@ -220,7 +220,12 @@ def _raw_rows(
     ``index``) as ``raw_readings`` columns."""
     n = len(readings)
     ts_type = pa.timestamp("us", tz="UTC")
-    if batch.messages is None:
+    if batch.replayed is not None:
+        kept = batch.replayed.take(pa.array(index, pa.int64()))
+        message_ids = kept.column("message_id")
+        published = kept.column("publish_ts")
+        attributes = kept.column("attributes_json")
+    elif batch.messages is None:
         message_ids = pa.nulls(n, pa.string())
         published = pa.nulls(n, ts_type)
         attributes = pa.array(["{}"] * n, pa.string())
