@@ -67,7 +67,7 @@ OUTPUTS: tuple[str, ...] = (
     "spine",
     "energy",
 )
-"""The named PCollections ``build_pipeline`` returns."""
+"""The named PCollections ``build_pipeline`` returns (streaming: also ``warehouse_rows``)."""
 
 
 class _ReadMessages(beam.PTransform):  # type: ignore[misc]
@@ -224,34 +224,30 @@ def build_pipeline(
     ``source`` replaces the configured source (tests pass a ``Create`` or a
     ``TestStream`` of ``PubsubMessage``). Readings outside ``--start``/``--end`` are
     set aside in ``out_of_range`` (counted, not written). On bounded input the
-    readings, raw, spine and energy outputs hold batches (:mod:`beam.batches`).
+    readings, raw, spine and energy outputs hold batches (:mod:`beam.batches`); on
+    unbounded input see :func:`_build_streaming` (one more output,
+    ``warehouse_rows``).
     """
     opts = options.view_as(StreamOptions)
     config = load_site_config(opts.config)
     messages = source if source is not None else p | "Read" >> _ReadMessages(opts)
+    if not messages.is_bounded:
+        return _build_streaming(p, opts, config, messages)
     parsed = messages | "ParsedReadings" >> ParsedReadings(opts.max_payload_bytes)
     start = parse_time(opts.start, "start") if opts.start else None
     end = parse_time(opts.end, "end") if opts.end else None
     readings: beam.PCollection[TelemetryReading] = parsed["readings"]
     raw = parsed["raw"]
-    parse_dead_letters = parsed["dead_letters"]
-    if readings.is_bounded:
-        parse_dead_letters = parse_dead_letters | "CountDeadLetters" >> beam.Map(count_dead_letter)
-        # Also without a range: a pass-through fused with the parsing, cheaper than
-        # an empty source for out_of_range (one more stage for the runner to run).
-        selected = _InRange(start, end)
-        split = readings | "SelectRange" >> beam.FlatMap(selected.split).with_output_types(
-            ReadingBatch, out_of_range=ReadingBatch
-        ).with_outputs("out_of_range", main="inside")
-        readings, out_of_range = split.inside, split.out_of_range
-        if start is not None or end is not None:
-            raw = raw | "SelectRawRange" >> beam.FlatMap(selected.raw_rows).with_output_types(
-                RowBatch
-            )
-    elif start is not None or end is not None:
-        raise ValueError("--start/--end select from a bounded source (--input) only")
-    else:
-        out_of_range = p | "NoneOutOfRange" >> beam.Create([])
+    parse_dead_letters = parsed["dead_letters"] | "CountDeadLetters" >> beam.Map(count_dead_letter)
+    # Also without a range: a pass-through fused with the parsing, cheaper than
+    # an empty source for out_of_range (one more stage for the runner to run).
+    selected = _InRange(start, end)
+    split = readings | "SelectRange" >> beam.FlatMap(selected.split).with_output_types(
+        ReadingBatch, out_of_range=ReadingBatch
+    ).with_outputs("out_of_range", main="inside")
+    readings, out_of_range = split.inside, split.out_of_range
+    if start is not None or end is not None:
+        raw = raw | "SelectRawRange" >> beam.FlatMap(selected.raw_rows).with_output_types(RowBatch)
     spine = readings | "TimeSpine" >> TimeSpine(spine_config_of(config, opts))
     energy = spine["spine"] | "EnergyRows" >> EnergyRows(config)
     dead_letters = (parse_dead_letters, spine["too_late"]) | "AllDeadLetters" >> beam.Flatten()
@@ -267,17 +263,60 @@ def build_pipeline(
     }
 
 
+def _build_streaming(
+    p: beam.Pipeline,
+    opts: StreamOptions,
+    config: SiteConfig,
+    messages: beam.PCollection[PubsubMessage],
+) -> dict[str, beam.PCollection]:
+    """Unbounded input: the same transforms in fewer stages and outputs.
+
+    The local streaming runner runs each stage's bundles one at a time, a few
+    milliseconds each whether empty or not, and every output a stage consumes gets
+    a bundle per producer bundle. So the parsing also groups readings per skid and
+    bundle (output ``readings`` holds ``(skid_id, readings)``), the spine's stateful
+    DoFn (which may then fire in the same bundle) also computes the energy rows, and
+    both put every row for the warehouse on one output, flattened into
+    ``warehouse_rows`` (raw readings, dead letters, spine and energy rows) for the
+    DuckDB sink. The per-table outputs are still there: they
+    feed BigQuery, the dead-letter topic and the tests.
+    """
+    if opts.start or opts.end:
+        raise ValueError("--start/--end select from a bounded source (--input) only")
+    parsed = messages | "ParsedReadings" >> ParsedReadings(
+        opts.max_payload_bytes, keyed_by_skid=True, warehouse_rows=True
+    )
+    spine = parsed["readings"] | "TimeSpine" >> TimeSpine(
+        spine_config_of(config, opts), keyed_by_skid=True, energy_config=config
+    )
+    dead_letters = (parsed["dead_letters"], spine["too_late"]) | "AllDeadLetters" >> beam.Flatten()
+    return {
+        "readings": parsed["readings"],
+        "raw": parsed["raw"],
+        "dead_letters": dead_letters,
+        "out_of_range": p | "NoneOutOfRange" >> beam.Create([]),
+        "duplicates": spine["duplicates"],
+        "too_late": spine["too_late"],
+        "spine": spine["spine"],
+        "energy": spine["energy"],
+        "warehouse_rows": (parsed["rows"], spine["rows"]) | "WarehouseRows" >> beam.Flatten(),
+    }
+
+
 def write_outputs(outputs: dict[str, beam.PCollection], options: PipelineOptions) -> None:
     """Raw readings, spine and energy rows and dead letters to the warehouse; dead
     letters also to their topic when one is given."""
     opts = options.view_as(StreamOptions)
-    tables = {
-        "raw_readings": outputs["raw"],
-        "spine_points": outputs["spine"],
-        "energy_rows": outputs["energy"],
-        "dead_letters": outputs["dead_letters"],
-    }
-    _ = tables | "WriteToWarehouse" >> WriteToWarehouse(opts.warehouse)
+    if "warehouse_rows" in outputs and opts.warehouse.startswith("duckdb://"):
+        _ = outputs["warehouse_rows"] | "WriteToWarehouse" >> WriteToWarehouse(opts.warehouse)
+    else:
+        tables = {
+            "raw_readings": outputs["raw"],
+            "spine_points": outputs["spine"],
+            "energy_rows": outputs["energy"],
+            "dead_letters": outputs["dead_letters"],
+        }
+        _ = tables | "WriteToWarehouse" >> WriteToWarehouse(opts.warehouse)
     if opts.dead_letter_topic:
         _ = outputs["dead_letters"] | "PublishDeadLetters" >> PublishDeadLetters(
             opts.dead_letter_topic
