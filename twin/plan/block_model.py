@@ -329,10 +329,14 @@ def solve_blocks(
     gal_low: list[Expr] = []
     # Per block: node b -> (weights entering at the block start, segment counts,
     # passages [(b2, counts)]): what the plan is read back from.
-    plan_parts: list[dict[int, tuple[list[Expr], list[_Count], list[tuple[int, list[_Count]]]]]] = []
+    plan_parts: list[
+        dict[int, tuple[list[Expr], list[_Count], list[tuple[int, list[_Count]]]]]
+    ] = []
     # Every segment and passage in an order that each path follows (pump starts).
     chain: list[tuple[int, int, list[_Count]]] = []
     for h0, h1 in blocks:
+        if not inflow:
+            break  # no batch state reachable: the model is infeasible
         length = h1 - h0
         if due[h0] > 0.0:
             for b, arriving in inflow.items():
@@ -340,6 +344,7 @@ def solve_blocks(
         at_start = inflow
         node_in: dict[int, list[Expr]] = {b: list(w) for b, w in inflow.items()}
         node_volume: dict[int, list[Expr]] = {b: list(v) for b, v in inflow_volume.items()}
+        node_time: dict[int, list[Expr]] = {}
         next_inflow: dict[int, list[Expr]] = {}
         next_volume: dict[int, list[Expr]] = {}
         parts: dict[int, tuple[list[Expr], list[_Count], list[tuple[int, list[_Count]]]]] = {}
@@ -363,6 +368,10 @@ def solve_blocks(
             segment_hours: Expr = sum(c.count for c in counts)
             hours_used.append(segment_hours)
             solver.Add(segment_hours <= length * weight)
+            # Hours into the block when the node is left, carried per path like the
+            # volume: every path spends exactly the block's hours.
+            leaving_time: Expr = sum(node_time.get(b, [])) + segment_hours
+            out_time: list[Expr] = []
             lo_b = start_of(b) * KBBL
             hi_b = end_of(b) * KBBL
             solver.Add(entering >= lo_b * weight)
@@ -380,6 +389,7 @@ def solve_blocks(
                 solver.Add(u <= min(end_of(b), bounds.high_bbl[h1]) * KBBL * stay)
                 out_weight.append(stay)
                 out_volume.append(u)
+                out_time.append(length * stay)
                 next_inflow.setdefault(b, []).append(stay)
                 next_volume.setdefault(b, []).append(u)
             for b2 in passages_from(b):
@@ -403,11 +413,16 @@ def solve_blocks(
                 solver.Add(u + flow2 <= end_of(b2) * KBBL * taken)
                 out_weight.append(taken)
                 out_volume.append(u)
+                tau = solver.NumVar(0.0, length - 1.0, f"T{h0}_{b}_{b2}")
+                solver.Add(tau <= (length - 1.0) * taken)
+                out_time.append(tau)
+                node_time.setdefault(b2, []).append(tau + taken)
                 node_in.setdefault(b2, []).append(taken)
                 node_volume.setdefault(b2, []).append(u + flow2)
                 passages.append((b2, counts2))
             solver.Add(sum(out_weight) == weight)
             solver.Add(sum(out_volume) == leaving)
+            solver.Add(sum(out_time) == leaving_time)
             parts[b] = (at_start.get(b, []), counts, passages)
             b += 1
         solver.Add(sum(hours_used) == length)
@@ -505,4 +520,3 @@ def solve_blocks(
         time_limit_reached=answer.time_limit_reached,
         **stats,
     )
-
