@@ -325,6 +325,7 @@ def solve_blocks(
     inflow: dict[int, list[Expr]] = {0: [1.0]}
     inflow_volume: dict[int, list[Expr]] = {0: [0.0]}
     kwh_cost: list[Expr] = []
+    block_kw: list[Expr] = []
     gal: list[Expr] = []
     gal_low: list[Expr] = []
     # Per block: node b -> (weights entering at the block start, segment counts,
@@ -428,6 +429,7 @@ def solve_blocks(
         solver.Add(sum(hours_used) == length)
         inflow, inflow_volume = next_inflow, next_volume
         plan_parts.append(parts)
+        block_kw.append(sum(block_kwh) / length)
         kwh_cost.append(inputs.price_usd_per_kwh[h0] * sum(block_kwh))
         gal.append(sum(block_gal))
         gal_low.append(sum(block_gal_low))
@@ -460,7 +462,15 @@ def solve_blocks(
     if count_starts:
         _add_starts(solver, chain, inputs, max(o.pumps for o in options))
 
-    solver.Minimize(sum(kwh_cost) + inputs.config.dra.price_usd_per_gal * sum(gal))
+    objective: Expr = sum(kwh_cost) + inputs.config.dra.price_usd_per_gal * sum(gal)
+    demand = inputs.config.tariff.demand_charge_usd_per_kw
+    if demand > 0:
+        # One-hour blocks throughout (blocks_of): a block's kW-hours are its kW.
+        peak = solver.NumVar(0.0, inf, "peak_kW")
+        for kw in block_kw:
+            solver.Add(peak >= kw)
+        objective = objective + demand * peak
+    solver.Minimize(objective)
     stats = {
         "variables": solver.NumVariables(),
         "binaries": sum(1 for v in solver.variables() if v.integer()),
