@@ -49,8 +49,8 @@ from twin.plan.operating_table import DrPieces, OperatingTable
 
 __all__ = [
     "KBBL",
-    "Expr",
     "Answer",
+    "Expr",
     "MilpOutcome",
     "VolumeBounds",
     "lines_over",

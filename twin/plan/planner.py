@@ -26,8 +26,8 @@ from schemas.plan import BindingConstraint, PlanRow, PlanStatus, PlanSummary
 from schemas.site_config import SiteConfig
 from twin import dra
 from twin.plan.baselines import operator_rule_plan
-from twin.plan.block_model import solve_blocks
 from twin.plan.batches import batches_in_interval
+from twin.plan.block_model import solve_blocks
 from twin.plan.checker import CheckReport, PlannedHour, check_plan
 from twin.plan.inputs import Nominations, PlanInputs, PlanSettings, resolve_inputs
 from twin.plan.model import MilpOutcome, VolumeBounds, relative_gap, solve_milp
