@@ -23,7 +23,7 @@ from twin.plan.checker import PlannedHour
 from twin.plan.inputs import Nominations, PlanSettings, load_nominations, resolve_inputs
 from twin.plan.model import solve_milp
 from twin.plan.operating_table import build_table
-from twin.plan.planner import check_against_table
+from twin.plan.planner import check_against_table, make_plan
 
 
 def _with_starts_limit(config: SiteConfig, limit: int) -> SiteConfig:
@@ -113,10 +113,11 @@ def test_block_and_per_hour_models_agree_and_the_block_plan_passes_the_checker(
         ),
     )
     table = build_table(config, "ATL-01", set(products), 60.0, 4, 3, START)
-    blocks = solve_blocks(inputs, table)
-    # SCIP for the per-hour side: on some of these instances the HiGHS of OR-Tools
-    # 9.15 proves a per-hour plan "optimal" that CBC and SCIP beat (3 ULSD batches
-    # of 30,000, 30,000 and 116,764 bbl: 1,895.82 USD against their 1,733.67).
+    # Both models on SCIP: this compares the models. On some of these instances the
+    # HiGHS of OR-Tools 9.15 proves a per-hour plan "optimal" that CBC and SCIP beat
+    # (3 ULSD batches of 30,000, 30,000 and 116,764 bbl: 1,895.82 USD against their
+    # 1,733.67), or calls a feasible model infeasible (see the test below).
+    blocks = solve_blocks(inputs, table, solver_name="SCIP")
     per_hour = solve_milp(inputs, table, solver_name="SCIP")
     assert (blocks.status == PlanStatus.OPTIMAL) == (per_hour.status == PlanStatus.OPTIMAL)
     if per_hour.status != PlanStatus.OPTIMAL:
@@ -206,3 +207,22 @@ def test_discrete_flow_plans_may_overrun_by_one_flow_step_and_no_more(
     over = "nominated"
     assert not any(over in v for v in check_against_table(inputs, discrete, plan).violations)
     assert any(over in v for v in check_against_table(inputs, continuous, plan).violations)
+
+
+def test_a_request_highs_calls_infeasible_is_planned_when_scip_finds_a_plan(
+    site_config: SiteConfig,
+) -> None:
+    # Feasible (three hours at 2 pumps and 3.4 ppm move the 136,878.5 bbl), but the
+    # HiGHS of OR-Tools 9.15 stops in presolve with "infeasible" on both models; with
+    # 106,878 bbl instead of 106,878.5 it plans it. The planner has SCIP confirm.
+    config = _with_starts_limit(site_config, 1)
+    nominations = _nominations([("ULSD", 30_000.0, None), ("ULSD", 106_878.5, 8)]).model_copy(
+        update={"initial_pumps_running": 1}
+    )
+    settings = PlanSettings(
+        start=START, hours=8, time_limit_s=20.0, tariff_usd_per_kwh=(0.052,) * 8
+    )
+    result = make_plan(config, nominations, settings)
+    assert result.summary.status == PlanStatus.OPTIMAL, result.summary.message
+    assert result.summary.checker_passed
+    assert sum(r.line_flow_bph for r in result.rows) == pytest.approx(136_878.5, abs=1.0)

@@ -448,11 +448,11 @@ def solve_blocks(
     low_tank: Expr = initial
     high_tank: Expr = initial
     for i, (_, h1) in enumerate(blocks):
-        delivery = inputs.delivery_gal_at_hour[h1] if h1 < hours else 0.0
+        delivery = inputs.delivery_gal_at_hour[h1]
         level = solver.NumVar(0.0, inf, f"tank_low{i}")
         solver.Add(level == low_tank - gal[i])
         low_tank = level + delivery
-        if any(inputs.delivery_gal_at_hour[h1:hours]):
+        if any(inputs.delivery_gal_at_hour[h1:]):
             top = solver.NumVar(-inf, inf, f"tank_high{i}")
             solver.Add(top == high_tank - gal_low[i])
             high_tank = top + delivery
