@@ -8,7 +8,7 @@ and for the order of a block's hours, every permutation.
 from __future__ import annotations
 
 import itertools
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -20,7 +20,13 @@ from schemas.site_config import SiteConfig
 from tests.twin.test_plan import START, _dp_optimum, _nominations
 from twin.plan.block_model import blocks_of, order_hours, solve_blocks
 from twin.plan.checker import PlannedHour
-from twin.plan.inputs import Nominations, PlanSettings, load_nominations, resolve_inputs
+from twin.plan.inputs import (
+    DraDelivery,
+    Nominations,
+    PlanSettings,
+    load_nominations,
+    resolve_inputs,
+)
 from twin.plan.model import solve_milp
 from twin.plan.operating_table import build_table
 from twin.plan.planner import check_against_table, make_plan
@@ -82,6 +88,7 @@ _PRICES = st.sampled_from([0.052, 0.084, 0.186])
     starts_limit=st.integers(1, 4),
     initial_pumps=st.integers(0, 4),
     demand_usd_per_kw=st.sampled_from([0.0, 2.0]),
+    delivery_hour=st.sampled_from([None, 3, 8]),
 )
 def test_block_and_per_hour_models_agree_and_the_block_plan_passes_the_checker(
     site_config: SiteConfig,
@@ -91,6 +98,7 @@ def test_block_and_per_hour_models_agree_and_the_block_plan_passes_the_checker(
     starts_limit,
     initial_pumps,
     demand_usd_per_kw,
+    delivery_hour,
 ) -> None:
     hours = 8
     config = _with_starts_limit(site_config, starts_limit)
@@ -98,7 +106,15 @@ def test_block_and_per_hour_models_agree_and_the_block_plan_passes_the_checker(
     config = config.model_copy(update={"tariff": tariff_config})
     batches = [(p, v, None) for p, v in zip(products, volumes, strict=False)]
     batches[-1] = (batches[-1][0], batches[-1][1], hours)
-    nominations = _nominations(batches).model_copy(update={"initial_pumps_running": initial_pumps})
+    # A delivery that overfills the 8,000 gal tank unless 500 gal are used before it.
+    deliveries = (
+        []
+        if delivery_hour is None
+        else [DraDelivery(at=START + timedelta(hours=delivery_hour), volume_gal=2500.0)]
+    )
+    nominations = _nominations(batches).model_copy(
+        update={"initial_pumps_running": initial_pumps, "dra_deliveries": deliveries}
+    )
     # Runs of equal prices make multi-hour blocks.
     tariff = tuple(sorted(prices[:4]) + sorted(prices[4:], reverse=True))
     inputs = resolve_inputs(
