@@ -5,7 +5,8 @@ because it must answer a message at a time. The backfill has all its input at on
 and there the per-element cost of the runner and of building one pydantic model per
 row was most of its time. So on bounded input the same composite transforms pass:
 
-* :class:`MessageBatch`: many messages (a chunk of lines of a backfill file);
+* :class:`MessageBatch`: many messages (a chunk of lines of a backfill file, or of
+  ``raw_readings`` rows replayed with their message ids, attributes, publish times);
 * :class:`ReadingBatch`: the valid readings of one such chunk, as the columns the
   spine computes on (a list of models would be pickled model by model whenever the
   runner samples an element's size);
@@ -20,6 +21,7 @@ BigQuery sink and for tests comparing the two paths.
 
 from __future__ import annotations
 
+import json
 import math
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -41,11 +43,18 @@ __all__ = ["MessageBatch", "ReadingBatch", "RowBatch", "records_of"]
 
 @dataclass(frozen=True)
 class MessageBatch:
-    """Payloads read together; ``messages`` holds the Pub/Sub messages they came in
-    (attributes, id, publish time) and is ``None`` for file lines, which have none."""
+    """Payloads read together, with where they came from.
+
+    ``messages`` holds the Pub/Sub messages they came in (attributes, id, publish
+    time); ``replayed`` holds, row for row, the ``message_id``, ``publish_ts`` and
+    ``attributes_json`` columns of ``raw_readings`` rows being replayed (Arrow, the
+    table's types), so a replay keeps them without a Python object per row. Both are
+    ``None`` for file lines, which have none of these.
+    """
 
     payloads: list[bytes]
     messages: list[PubsubMessage] | None = None
+    replayed: pa.Table | None = None
 
     def __len__(self) -> int:
         return len(self.payloads)
@@ -54,6 +63,14 @@ class MessageBatch:
         """The ``i``-th message (a file line as a message without attributes)."""
         if self.messages is not None:
             return self.messages[i]
+        if self.replayed is not None:
+            row = self.replayed.slice(i, 1).to_pylist()[0]
+            return PubsubMessage(
+                self.payloads[i],
+                json.loads(row["attributes_json"]),
+                message_id=row["message_id"],
+                publish_time=row["publish_ts"],
+            )
         return PubsubMessage(self.payloads[i], {})
 
 

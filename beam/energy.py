@@ -1,61 +1,30 @@
-"""Energy and DRA figures of every spine row, computed a bundle at a time.
+"""Energy and DRA figures of every spine row, computed a batch at a time.
 
-The physics is :func:`twin.spine_energy.energy_columns` (numpy over many rows). In
-streaming the DoFn buffers a bundle's rows and computes them together, emitting each
-result in the window and at the timestamp of its spine row; the backfill's spine rows
-already come as column batches, turned into energy batches without a model per row.
+The physics is :func:`twin.spine_energy.energy_columns` (numpy over many rows). The
+backfill's spine rows come as column batches, turned into energy batches without a
+model per row. The streaming job computes its energy rows where its spine rows are
+made, in :class:`beam.spine.SpineFn` (:func:`twin.spine_energy.energy_rows` over each
+firing's rows): on the local streaming runner a separate stage cost two bundles per
+spine bundle.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterator
-from typing import Any
 
 import apache_beam as beam
 import numpy as np
 import pyarrow as pa  # type: ignore[import-untyped]
 from apache_beam.metrics import Metrics
-from apache_beam.utils.timestamp import Timestamp
-from apache_beam.utils.windowed_value import WindowedValue
 
 from beam.batches import RowBatch
 from schemas.energy import EnergyRow
 from schemas.site_config import SiteConfig
 from schemas.spine import SpinePoint
-from twin.spine_energy import SPINE_INPUTS, energy_columns, energy_rows
+from twin.spine_energy import SPINE_INPUTS, energy_columns
 from warehouse.table_schemas import arrow_schema
 
-__all__ = ["EnergyRowFn", "EnergyRows", "energy_batch"]
-
-
-class EnergyRowFn(beam.DoFn):  # type: ignore[misc]
-    """SpinePoint -> EnergyRow, vectorised over each bundle."""
-
-    def __init__(self, config: SiteConfig) -> None:
-        self._config = config
-        self._rows = Metrics.counter("energy", "rows")
-        self._pending: list[tuple[SpinePoint, Timestamp, Any]] = []
-
-    def start_bundle(self) -> None:
-        self._pending = []
-
-    def process(
-        self,
-        point: SpinePoint,
-        timestamp: Timestamp = beam.DoFn.TimestampParam,
-        window: Any = beam.DoFn.WindowParam,
-    ) -> Iterator[EnergyRow]:
-        self._pending.append((point, timestamp, window))
-        return iter(())
-
-    def finish_bundle(self) -> Iterator[WindowedValue]:
-        pending, self._pending = self._pending, []
-        if not pending:
-            return
-        rows = energy_rows([p for p, _, _ in pending], self._config)
-        self._rows.inc(len(rows))
-        for row, (_, timestamp, window) in zip(rows, pending, strict=True):
-            yield WindowedValue(row, timestamp, [window])
+__all__ = ["EnergyRows", "energy_batch"]
 
 
 def energy_batch(spine: RowBatch, config: SiteConfig) -> RowBatch:
@@ -104,14 +73,15 @@ class _EnergyBatchFn(beam.DoFn):  # type: ignore[misc]
 
 
 class EnergyRows(beam.PTransform):  # type: ignore[misc]
-    """Spine rows -> energy rows (same skid, grid point and revision); bounded input
-    comes and goes as :class:`RowBatch` (see :mod:`beam.batches`)."""
+    """Spine row batches -> energy row batches (same skid, grid point and revision), as
+    :class:`RowBatch` (see :mod:`beam.batches`). Bounded input only: streaming spine
+    rows get theirs from ``TimeSpine(..., energy_config=config)``."""
 
     def __init__(self, config: SiteConfig) -> None:
         super().__init__()
         self._config = config
 
     def expand(self, spine: beam.PCollection[SpinePoint]) -> beam.PCollection[EnergyRow]:
-        if spine.is_bounded:
-            return spine | "EnergyBatches" >> beam.ParDo(_EnergyBatchFn(self._config))
-        return spine | "Energy" >> beam.ParDo(EnergyRowFn(self._config))
+        if not spine.is_bounded:
+            raise ValueError("streaming energy rows come from TimeSpine(energy_config=...)")
+        return spine | "EnergyBatches" >> beam.ParDo(_EnergyBatchFn(self._config))

@@ -12,6 +12,8 @@ from datetime import datetime
 
 from apache_beam.options.pipeline_options import PipelineOptions, StandardOptions
 
+from beam.sources import parse_input
+
 __all__ = ["StreamOptions", "parse_time", "validate_options"]
 
 _SUBSCRIPTION = re.compile(r"^projects/[^/]+/subscriptions/[^/]+$")
@@ -36,7 +38,11 @@ class StreamOptions(PipelineOptions):  # type: ignore[misc]
             "--input",
             type=str,
             default=None,
-            help="backfill source: glob of JSONL files, one telemetry payload per line",
+            help=(
+                "backfill source: glob of files (*.parquet: raw_readings exports; others "
+                "JSONL, one payload per line), duckdb:///PATH.duckdb or "
+                "bigquery://PROJECT/DATASET[/TABLE] (a raw_readings table)"
+            ),
         )
         add(
             "--start",
@@ -114,6 +120,11 @@ def validate_options(options: PipelineOptions) -> None:
         problems.append("--subscription needs --streaming")
     if opts.input and streaming:
         problems.append("--input is a batch source: drop --streaming")
+    if opts.input:
+        try:
+            parse_input(opts.input)
+        except ValueError as exc:
+            problems.append(str(exc))
     if opts.dead_letter_topic and not _TOPIC.match(opts.dead_letter_topic):
         problems.append(
             f"--dead_letter_topic {opts.dead_letter_topic!r}: expected projects/P/topics/T"

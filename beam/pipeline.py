@@ -5,8 +5,10 @@ swap the source and assert on each; ``write_outputs`` adds the sinks; ``run`` on
 puts the two together. Streaming reads Pub/Sub with the event time taken from the
 ``ts`` attribute (the local runner's watermark follows the wall clock, so without
 it readings would be judged by arrival time); the backfill reads JSONL files whose
-lines are the same payloads, in batches of lines. Both go through the same
-transforms, which on bounded input pass column batches (:mod:`beam.batches`).
+lines are the same payloads, in batches of lines, or replays ``raw_readings`` rows
+from Parquet exports, the DuckDB warehouse or BigQuery (:mod:`beam.sources`). Both go
+through the same transforms, which on bounded input pass column batches
+(:mod:`beam.batches`).
 """
 
 from __future__ import annotations
@@ -29,8 +31,18 @@ from apache_beam.runners.runner import PipelineResult
 from beam.batches import MessageBatch, ReadingBatch, RowBatch
 from beam.energy import EnergyRows
 from beam.options import StreamOptions, parse_time, validate_options
+from beam.progress import count_dead_letter, count_read
 from beam.readings import ParsedReadings
 from beam.sinks import PublishDeadLetters, WriteToWarehouse
+from beam.sources import (
+    FilesInput,
+    ReadRawReadings,
+    check_input,
+    is_parquet,
+    matching_files,
+    parquet_batches,
+    parse_input,
+)
 from beam.spine import TimeSpine
 from bridge.attributes import ATTR_TS
 from schemas.site_config import SiteConfig, SpineConfig, load_site_config
@@ -54,12 +66,14 @@ OUTPUTS: tuple[str, ...] = (
     "spine",
     "energy",
 )
-"""The named PCollections ``build_pipeline`` returns."""
+"""The named PCollections ``build_pipeline`` returns (streaming: also ``warehouse_rows``)."""
 
 
 class _ReadMessages(beam.PTransform):  # type: ignore[misc]
-    """The configured source: ``PubsubMessage``s from Pub/Sub, ``MessageBatch``es of
-    file lines (which have no attributes)."""
+    """The configured source: ``PubsubMessage``s from Pub/Sub; for the backfill,
+    ``MessageBatch``es of file lines (which have no attributes) or of replayed
+    ``raw_readings`` rows (:mod:`beam.sources`), each counted into the progress tally
+    (:mod:`beam.progress`)."""
 
     def __init__(self, opts: StreamOptions) -> None:
         super().__init__()
@@ -72,18 +86,36 @@ class _ReadMessages(beam.PTransform):  # type: ignore[misc]
                 with_attributes=True,
                 timestamp_attribute=ATTR_TS,
             )
-        return (
-            p
-            | "Pattern" >> beam.Create([self._opts.input])
-            | "MatchFiles" >> beam.FlatMap(_matching_files)
-            | "ReadLines" >> beam.ParDo(_ReadLineBatchesFn(_LINES_PER_BATCH))
-        )
+        source = parse_input(self._opts.input)
+        start = parse_time(self._opts.start, "start") if self._opts.start else None
+        end = parse_time(self._opts.end, "end") if self._opts.end else None
+        if isinstance(source, FilesInput):
+            batches = (
+                p
+                | "Pattern" >> beam.Create([source.pattern])
+                | "MatchFiles" >> beam.FlatMap(matching_files)
+                | "ReadFiles" >> beam.ParDo(_ReadFileBatchesFn(start, end))
+            )
+        else:
+            batches = p | "ReadRawReadings" >> ReadRawReadings(source, start, end)
+        return batches | "CountRead" >> beam.Map(count_read)
 
 
-def _matching_files(pattern: str) -> list[str]:
-    """Paths matching a glob on any Beam file system (local, ``gs://``), sorted."""
-    (match,) = FileSystems.match([pattern])
-    return sorted(m.path for m in match.metadata_list)
+class _ReadFileBatchesFn(beam.DoFn):  # type: ignore[misc]
+    """A backfill file -> :class:`MessageBatch` elements: a Parquet export of
+    ``raw_readings`` by its rows (row groups outside ``[start, end)`` skipped), any
+    other file by its lines."""
+
+    def __init__(self, start: datetime | None, end: datetime | None) -> None:
+        self._start = start
+        self._end = end
+        self._lines = _ReadLineBatchesFn(_LINES_PER_BATCH)
+
+    def process(self, path: str) -> Iterator[MessageBatch]:
+        if is_parquet(path):
+            yield from parquet_batches(path, self._start, self._end)
+        else:
+            yield from self._lines.process(path)
 
 
 _LINES_PER_BATCH = 10_000
@@ -190,33 +222,33 @@ def build_pipeline(
     ``source`` replaces the configured source (tests pass a ``Create`` or a
     ``TestStream`` of ``PubsubMessage``). Readings outside ``--start``/``--end`` are
     set aside in ``out_of_range`` (counted, not written). On bounded input the
-    readings, raw, spine and energy outputs hold batches (:mod:`beam.batches`).
+    readings, raw, spine and energy outputs hold batches (:mod:`beam.batches`); on
+    unbounded input see :func:`_build_streaming` (one more output,
+    ``warehouse_rows``).
     """
     opts = options.view_as(StreamOptions)
     config = load_site_config(opts.config)
     messages = source if source is not None else p | "Read" >> _ReadMessages(opts)
+    if not messages.is_bounded:
+        return _build_streaming(p, opts, config, messages)
     parsed = messages | "ParsedReadings" >> ParsedReadings(opts.max_payload_bytes)
     start = parse_time(opts.start, "start") if opts.start else None
     end = parse_time(opts.end, "end") if opts.end else None
     readings: beam.PCollection[TelemetryReading] = parsed["readings"]
     raw = parsed["raw"]
-    if readings.is_bounded:
-        # Also without a range: a pass-through fused with the parsing, cheaper than
-        # an empty source for out_of_range (one more stage for the runner to run).
-        selected = _InRange(start, end)
-        split = readings | "SelectRange" >> beam.FlatMap(selected.split).with_outputs(
-            "out_of_range", main="inside"
-        )
-        readings, out_of_range = split.inside, split.out_of_range
-        if start is not None or end is not None:
-            raw = raw | "SelectRawRange" >> beam.FlatMap(selected.raw_rows)
-    elif start is not None or end is not None:
-        raise ValueError("--start/--end select from a bounded source (--input) only")
-    else:
-        out_of_range = p | "NoneOutOfRange" >> beam.Create([])
+    parse_dead_letters = parsed["dead_letters"] | "CountDeadLetters" >> beam.Map(count_dead_letter)
+    # Also without a range: a pass-through fused with the parsing, cheaper than
+    # an empty source for out_of_range (one more stage for the runner to run).
+    selected = _InRange(start, end)
+    split = readings | "SelectRange" >> beam.FlatMap(selected.split).with_outputs(
+        "out_of_range", main="inside"
+    )
+    readings, out_of_range = split.inside, split.out_of_range
+    if start is not None or end is not None:
+        raw = raw | "SelectRawRange" >> beam.FlatMap(selected.raw_rows)
     spine = readings | "TimeSpine" >> TimeSpine(spine_config_of(config, opts))
     energy = spine["spine"] | "EnergyRows" >> EnergyRows(config)
-    dead_letters = (parsed["dead_letters"], spine["too_late"]) | "AllDeadLetters" >> beam.Flatten()
+    dead_letters = (parse_dead_letters, spine["too_late"]) | "AllDeadLetters" >> beam.Flatten()
     return {
         "readings": readings,
         "raw": raw,
@@ -229,17 +261,60 @@ def build_pipeline(
     }
 
 
+def _build_streaming(
+    p: beam.Pipeline,
+    opts: StreamOptions,
+    config: SiteConfig,
+    messages: beam.PCollection[PubsubMessage],
+) -> dict[str, beam.PCollection]:
+    """Unbounded input: the same transforms in fewer stages and outputs.
+
+    The local streaming runner runs each stage's bundles one at a time, a few
+    milliseconds each whether empty or not, and every output a stage consumes gets
+    a bundle per producer bundle. So the parsing also groups readings per skid and
+    bundle (output ``readings`` holds ``(skid_id, readings)``), the spine's stateful
+    DoFn (which may then fire in the same bundle) also computes the energy rows, and
+    both put every row for the warehouse on one output, flattened into
+    ``warehouse_rows`` (raw readings, dead letters, spine and energy rows) for the
+    DuckDB sink. The per-table outputs are still there: they
+    feed BigQuery, the dead-letter topic and the tests.
+    """
+    if opts.start or opts.end:
+        raise ValueError("--start/--end select from a bounded source (--input) only")
+    parsed = messages | "ParsedReadings" >> ParsedReadings(
+        opts.max_payload_bytes, keyed_by_skid=True, warehouse_rows=True
+    )
+    spine = parsed["readings"] | "TimeSpine" >> TimeSpine(
+        spine_config_of(config, opts), keyed_by_skid=True, energy_config=config
+    )
+    dead_letters = (parsed["dead_letters"], spine["too_late"]) | "AllDeadLetters" >> beam.Flatten()
+    return {
+        "readings": parsed["readings"],
+        "raw": parsed["raw"],
+        "dead_letters": dead_letters,
+        "out_of_range": p | "NoneOutOfRange" >> beam.Create([]),
+        "duplicates": spine["duplicates"],
+        "too_late": spine["too_late"],
+        "spine": spine["spine"],
+        "energy": spine["energy"],
+        "warehouse_rows": (parsed["rows"], spine["rows"]) | "WarehouseRows" >> beam.Flatten(),
+    }
+
+
 def write_outputs(outputs: dict[str, beam.PCollection], options: PipelineOptions) -> None:
     """Raw readings, spine and energy rows and dead letters to the warehouse; dead
     letters also to their topic when one is given."""
     opts = options.view_as(StreamOptions)
-    tables = {
-        "raw_readings": outputs["raw"],
-        "spine_points": outputs["spine"],
-        "energy_rows": outputs["energy"],
-        "dead_letters": outputs["dead_letters"],
-    }
-    _ = tables | "WriteToWarehouse" >> WriteToWarehouse(opts.warehouse)
+    if "warehouse_rows" in outputs and opts.warehouse.startswith("duckdb://"):
+        _ = outputs["warehouse_rows"] | "WriteToWarehouse" >> WriteToWarehouse(opts.warehouse)
+    else:
+        tables = {
+            "raw_readings": outputs["raw"],
+            "spine_points": outputs["spine"],
+            "energy_rows": outputs["energy"],
+            "dead_letters": outputs["dead_letters"],
+        }
+        _ = tables | "WriteToWarehouse" >> WriteToWarehouse(opts.warehouse)
     if opts.dead_letter_topic:
         _ = outputs["dead_letters"] | "PublishDeadLetters" >> PublishDeadLetters(
             opts.dead_letter_topic
@@ -247,9 +322,14 @@ def write_outputs(outputs: dict[str, beam.PCollection], options: PipelineOptions
 
 
 def run(argv: Sequence[str] | None = None) -> PipelineResult:
-    """Validate the flags, build the graph with its sinks, start it; return the result."""
+    """Validate the flags and the backfill's input (:func:`beam.sources.check_input`:
+    files there, Parquet of the right layout), build the graph with its sinks, start
+    it; return the result."""
     options = PipelineOptions(list(argv) if argv is not None else None)
     validate_options(options)
+    opts = options.view_as(StreamOptions)
+    if opts.input:
+        check_input(parse_input(opts.input), opts.warehouse)
     p = beam.Pipeline(options=options)
     write_outputs(build_pipeline(p, options), options)
     return p.run()

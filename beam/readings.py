@@ -25,6 +25,8 @@ from apache_beam.utils.windowed_value import WindowedValue
 from pydantic import Json, TypeAdapter, ValidationError
 
 from beam.batches import MessageBatch, ReadingBatch, RowBatch
+from beam.dofn_signatures import SignatureCachedDoFn
+from beam.spine import ReadingsBySkid
 from schemas.dead_letter import DeadLetter, DeadLetterStage
 from schemas.raw import RawReading
 from schemas.telemetry import TelemetryReading
@@ -33,6 +35,7 @@ from warehouse.table_schemas import arrow_schema
 __all__ = [
     "TAG_DEAD_LETTER",
     "TAG_RAW",
+    "TAG_ROWS",
     "ParseBatchFn",
     "ParseReadingFn",
     "ParsedReadings",
@@ -41,6 +44,7 @@ __all__ = [
 
 TAG_DEAD_LETTER = "dead_letter"
 TAG_RAW = "raw"
+TAG_ROWS = "rows"
 
 _NAMESPACE = "readings"
 
@@ -106,30 +110,56 @@ def _short_error(exc: ValidationError) -> str:
     return "; ".join(parts)
 
 
-class ParseReadingFn(beam.DoFn):  # type: ignore[misc]
+class ParseReadingFn(SignatureCachedDoFn):
     """Bytes -> TelemetryReading (main), RawReading (``raw``), DeadLetter (``dead_letter``).
 
     Only ``pydantic.ValidationError`` and an oversize payload are permanent failures
     and dead-lettered; anything else is a bug or a transient fault and fails the
     bundle so the runner retries it.
+
+    For the streaming job, ``keyed_by_skid`` emits readings as ``(skid_id, readings)``,
+    one element per skid per bundle (:class:`~beam.spine.ReadingsBySkid`), for the
+    spine's stateful DoFn, and ``warehouse_rows`` also puts every raw record
+    and dead letter on one more output, ``rows``: the local warehouse's feed. On the
+    local runner each stage and each consumed output costs a bundle per input bundle,
+    empty or not; this saves a keying stage and one of the sink's inputs.
     """
 
-    def __init__(self, max_payload_bytes: int) -> None:
+    def __init__(
+        self, max_payload_bytes: int, *, keyed_by_skid: bool = False, warehouse_rows: bool = False
+    ) -> None:
         self._max_payload_bytes = max_payload_bytes
+        self._keyed_by_skid = keyed_by_skid
+        self._warehouse_rows = warehouse_rows
+        self._groups = ReadingsBySkid()
         self._valid = Metrics.counter(_NAMESPACE, "valid")
         self._dead = {
             stage: Metrics.counter(_NAMESPACE, f"dead_letter_{stage.value.lower()}")
             for stage in DeadLetterStage
         }
 
-    def process(self, message: PubsubMessage) -> Iterator[Any]:
+    def start_bundle(self) -> None:
+        self._groups = ReadingsBySkid()
+
+    def process(self, message: PubsubMessage, window: Any = beam.DoFn.WindowParam) -> Iterator[Any]:
         parsed = self.parse(message, datetime.now(UTC))
         if isinstance(parsed, DeadLetter):
             yield TaggedOutput(TAG_DEAD_LETTER, parsed)
+            if self._warehouse_rows:
+                yield TaggedOutput(TAG_ROWS, parsed)
             return
         reading, raw = parsed
-        yield TimestampedValue(reading, reading.source_ts.timestamp())
-        yield TaggedOutput(TAG_RAW, TimestampedValue(raw, reading.source_ts.timestamp()))
+        at = reading.source_ts.timestamp()
+        if self._keyed_by_skid:
+            self._groups.add(reading, window)
+        else:
+            yield TimestampedValue(reading, at)
+        yield TaggedOutput(TAG_RAW, TimestampedValue(raw, at))
+        if self._warehouse_rows:
+            yield TaggedOutput(TAG_ROWS, TimestampedValue(raw, at))
+
+    def finish_bundle(self) -> Iterator[WindowedValue]:
+        return self._groups.drain()
 
     def parse(
         self, message: PubsubMessage, now: datetime
@@ -190,7 +220,12 @@ def _raw_rows(
     ``index``) as ``raw_readings`` columns."""
     n = len(readings)
     ts_type = pa.timestamp("us", tz="UTC")
-    if batch.messages is None:
+    if batch.replayed is not None:
+        kept = batch.replayed.take(pa.array(index, pa.int64()))
+        message_ids = kept.column("message_id")
+        published = kept.column("publish_ts")
+        attributes = kept.column("attributes_json")
+    elif batch.messages is None:
         message_ids = pa.nulls(n, pa.string())
         published = pa.nulls(n, ts_type)
         attributes = pa.array(["{}"] * n, pa.string())
@@ -294,16 +329,26 @@ class ParsedReadings(beam.PTransform):  # type: ignore[misc]
 
     Bounded input (the backfill) may hold :class:`MessageBatch` elements as well as
     single messages; it is parsed a batch at a time and its readings and raw records
-    come out batched (see :mod:`beam.batches`).
+    come out batched (see :mod:`beam.batches`). Unbounded input can come out keyed by
+    skid and with the warehouse's ``rows`` output (see :class:`ParseReadingFn`).
     """
 
-    def __init__(self, max_payload_bytes: int = 65_536) -> None:
+    def __init__(
+        self,
+        max_payload_bytes: int = 65_536,
+        *,
+        keyed_by_skid: bool = False,
+        warehouse_rows: bool = False,
+    ) -> None:
         super().__init__()
         self._max_payload_bytes = max_payload_bytes
+        self._keyed_by_skid = keyed_by_skid
+        self._warehouse_rows = warehouse_rows
 
     def expand(self, messages: beam.PCollection[PubsubMessage]) -> dict[str, beam.PCollection]:
         """``{"readings": TelemetryReading, "raw": RawReading, "dead_letters": DeadLetter}``
-        (bounded: ``ReadingBatch`` and ``RowBatch`` of ``raw_readings``)."""
+        (bounded: ``ReadingBatch`` and ``RowBatch`` of ``raw_readings``; unbounded with
+        ``warehouse_rows``: also ``"rows"``, raw records and dead letters together)."""
         if messages.is_bounded:
             outputs = (
                 messages
@@ -314,11 +359,22 @@ class ParsedReadings(beam.PTransform):  # type: ignore[misc]
                 )
             )
         else:
-            outputs = messages | "Parse" >> beam.ParDo(
-                ParseReadingFn(self._max_payload_bytes)
-            ).with_outputs(TAG_RAW, TAG_DEAD_LETTER, main="readings")
-        return {
+            parse = beam.ParDo(
+                ParseReadingFn(
+                    self._max_payload_bytes,
+                    keyed_by_skid=self._keyed_by_skid,
+                    warehouse_rows=self._warehouse_rows,
+                )
+            )
+            if self._keyed_by_skid:
+                parse = parse.with_output_types(tuple[str, list[TelemetryReading]])
+            tags = (TAG_RAW, TAG_DEAD_LETTER, *((TAG_ROWS,) if self._warehouse_rows else ()))
+            outputs = messages | "Parse" >> parse.with_outputs(*tags, main="readings")
+        named = {
             "readings": outputs.readings,
             "raw": outputs[TAG_RAW],
             "dead_letters": outputs[TAG_DEAD_LETTER],
         }
+        if self._warehouse_rows and not messages.is_bounded:
+            named["rows"] = outputs[TAG_ROWS]
+        return named

@@ -1,9 +1,10 @@
 """Where the job's rows land: the warehouse tables and the dead-letter topic.
 
 The warehouse URL picks the implementation: ``duckdb:///PATH`` writes through the
-local :mod:`warehouse` API, one ``insert_many`` call per bundle: in streaming all
-tables' rows of a bundle together, in batch up to ``batch_rows`` rows of one table
-(each call commits and fsyncs DuckDB's WAL: milliseconds whatever its size).
+local :mod:`warehouse` API: in streaming, bundles hand their rows to a buffer that a
+background thread commits across bundles (:mod:`beam.warehouse_buffer`); in batch,
+one ``insert_many`` call per bundle of up to ``batch_rows`` rows (each call commits
+and fsyncs DuckDB's WAL: milliseconds whatever its size).
 ``bigquery://PROJECT/DATASET`` uses ``WriteToBigQuery`` with ``CREATE_NEVER``
 (Terraform owns the tables) and streaming inserts, whose insert ids let BigQuery
 drop a retried bundle's repeats.
@@ -22,6 +23,8 @@ from apache_beam.metrics import Metrics
 from pydantic import BaseModel
 
 from beam.batches import RowBatch, records_of
+from beam.dofn_signatures import SignatureCachedDoFn
+from beam.warehouse_buffer import WarehouseBuffer, warehouse_buffer
 from bridge.attributes import PUBSUB_MAX_ATTRIBUTE_VALUE_BYTES, truncate_utf8
 from schemas.dead_letter import DeadLetter
 from schemas.tables import TABLES
@@ -30,6 +33,7 @@ from warehouse.interface import check_rows
 from warehouse.table_schemas import arrow_table
 
 __all__ = [
+    "BufferRowsFn",
     "PublishDeadLetters",
     "WriteToWarehouse",
     "WriteToWarehouseFn",
@@ -47,8 +51,8 @@ _BACKFILL_BATCH_ROWS = 500_000
 (a fixed cost of tens of milliseconds), and the local batch runner holds every
 stage's output in memory anyway."""
 
-_STREAMING_BATCH_ROWS = 50_000
-"""Streaming rows per warehouse call at most (a bundle rarely holds as many)."""
+_STREAMING_FLUSH_INTERVAL_S = 0.2
+"""Streaming: how long rows wait in the buffer for more before they are committed."""
 
 _TABLE_OF_MODEL: dict[type[BaseModel], str] = {spec.model: name for name, spec in TABLES.items()}
 
@@ -107,6 +111,33 @@ class WriteToWarehouseFn(beam.DoFn):  # type: ignore[misc]
             self._written.inc(self._warehouse.insert_many(pending))
 
 
+class BufferRowsFn(SignatureCachedDoFn):
+    """Streaming: records of any warehouse tables -> the process's
+    :class:`~beam.warehouse_buffer.WarehouseBuffer` for the URL, once per bundle."""
+
+    def __init__(self, url: str, interval_s: float) -> None:
+        self._url = url
+        self._interval_s = interval_s
+        self._buffered = Metrics.counter("warehouse", "rows")
+        self._buffer: WarehouseBuffer | None = None
+        self._rows: dict[str, list[BaseModel]] = {}
+
+    def setup(self) -> None:
+        self._buffer = warehouse_buffer(self._url, self._interval_s)
+
+    def start_bundle(self) -> None:
+        self._rows = {}
+
+    def process(self, record: BaseModel) -> Iterator[Any]:
+        self._rows.setdefault(_TABLE_OF_MODEL[type(record)], []).append(record)
+        return iter(())
+
+    def finish_bundle(self) -> None:
+        rows, self._rows = self._rows, {}
+        if rows and self._buffer is not None:
+            self._buffered.inc(self._buffer.add(rows))
+
+
 class _WriteTableToBigQuery(beam.PTransform):  # type: ignore[misc]
     def __init__(self, project: str, dataset: str, table: str) -> None:
         super().__init__()
@@ -135,10 +166,13 @@ class _WriteTableToBigQuery(beam.PTransform):  # type: ignore[misc]
 class WriteToWarehouse(beam.PTransform):  # type: ignore[misc]
     """``{table: records}`` -> those tables of the warehouse the URL names.
 
-    DuckDB: the tables' records are flattened into one sink, so each bundle costs one
-    warehouse call, not one per table. In batch (the backfill) the records come as
-    a few large column batches (:class:`~beam.batches.RowBatch`): the Flatten
-    gathers them all into one bundle, and each call inserts up to
+    DuckDB: the tables' records are flattened into one sink. In streaming its bundles
+    only buffer their rows, committed across bundles by a background thread
+    (:class:`BufferRowsFn`); the input may also be one PCollection of records of any
+    tables (told apart by their model), the streaming job's ``warehouse_rows``: one
+    input, so one sink bundle per producer bundle. In batch (the backfill) the
+    records come as a few large column batches (:class:`~beam.batches.RowBatch`): the
+    Flatten gathers them all into one bundle, and each call inserts up to
     ``_BACKFILL_BATCH_ROWS`` rows (one transaction, one checkpoint of the file).
     """
 
@@ -146,7 +180,15 @@ class WriteToWarehouse(beam.PTransform):  # type: ignore[misc]
         super().__init__()
         self._url = url
 
-    def expand(self, tables: dict[str, beam.PCollection[BaseModel]]) -> Any:
+    def expand(
+        self, tables: dict[str, beam.PCollection[BaseModel]] | beam.PCollection[BaseModel]
+    ) -> Any:
+        if isinstance(tables, beam.PCollection):
+            if not self._url.startswith("duckdb://") or tables.is_bounded:
+                raise ValueError("records of mixed tables go to a streaming DuckDB sink only")
+            return tables | "Buffer" >> beam.ParDo(
+                BufferRowsFn(self._url, _STREAMING_FLUSH_INTERVAL_S)
+            )
         unknown = sorted(set(tables) - set(TABLES))
         if unknown:
             raise KeyError(f"unknown table(s) {unknown}; known: {sorted(TABLES)}")
@@ -156,13 +198,12 @@ class WriteToWarehouse(beam.PTransform):  # type: ignore[misc]
                 table: records | table >> _WriteTableToBigQuery(project, dataset, table)
                 for table, records in tables.items()
             }
-        bounded = all(records.is_bounded for records in tables.values())
-        batch_rows = _BACKFILL_BATCH_ROWS if bounded else _STREAMING_BATCH_ROWS
-        return (
-            tuple(tables.values())
-            | "AllTables" >> beam.Flatten()
-            | "Insert" >> beam.ParDo(WriteToWarehouseFn(self._url, batch_rows))
-        )
+        flat = tuple(tables.values()) | "AllTables" >> beam.Flatten()
+        if not all(records.is_bounded for records in tables.values()):
+            return flat | "Buffer" >> beam.ParDo(
+                BufferRowsFn(self._url, _STREAMING_FLUSH_INTERVAL_S)
+            )
+        return flat | "Insert" >> beam.ParDo(WriteToWarehouseFn(self._url, _BACKFILL_BATCH_ROWS))
 
 
 def dead_letter_message(letter: DeadLetter) -> PubsubMessage:

@@ -39,10 +39,12 @@ from apache_beam.transforms.userstate import (
     on_timer,
 )
 from apache_beam.utils.timestamp import Timestamp
+from apache_beam.utils.windowed_value import WindowedValue
 
 from beam.batches import ReadingBatch, RowBatch
+from beam.dofn_signatures import SignatureCachedDoFn
 from schemas.dead_letter import DeadLetter, DeadLetterStage
-from schemas.site_config import SpineConfig
+from schemas.site_config import SiteConfig, SpineConfig
 from schemas.spine import SpinePoint
 from schemas.telemetry import NUMERIC_SIGNALS, TelemetryReading
 from twin._arrays import FloatArray
@@ -57,12 +59,16 @@ from twin.spine import (
     row_fingerprint,
     to_spine_point,
 )
+from twin.spine_energy import energy_rows
 from warehouse.table_schemas import arrow_schema
 
 __all__ = [
     "TAG_DUPLICATES",
+    "TAG_ENERGY",
+    "TAG_ROWS",
     "TAG_TOO_LATE",
     "DuplicateReading",
+    "ReadingsBySkid",
     "SpineChunkFn",
     "SpineFn",
     "TimeSpine",
@@ -71,6 +77,8 @@ __all__ = [
 
 TAG_TOO_LATE = "too_late"
 TAG_DUPLICATES = "duplicates"
+TAG_ENERGY = "energy"
+TAG_ROWS = "rows"
 
 _NAMESPACE = "spine"
 
@@ -100,6 +108,8 @@ class _Progress:
     emitted_through: int | None = None
     last_fire_s: float | None = None
     timer_at_s: float | None = None
+    changed_from_s: float | None = None
+    """The earliest reading added since the last firing (None: none added)."""
 
 
 _FIXED_STRUCT = struct.Struct(f"<dq{len(NUMERIC_SIGNALS)}d")
@@ -121,13 +131,15 @@ def _pack(reading: TelemetryReading) -> bytes:
 def _unpack(rows: list[bytes]) -> ReadingColumns:
     size = _FIXED.itemsize
     fixed = np.frombuffer(b"".join(r[:size] for r in rows), dtype=_FIXED)
-    labels = [r[size:].decode().split(_SEPARATOR) for r in rows]
+    # Each row's labels are two fields split by _SEPARATOR: split them all at once
+    # (a firing unpacks the whole state, up to hours of readings).
+    fields = _SEPARATOR.encode().join(r[size:] for r in rows).decode().split(_SEPARATOR)
     return ReadingColumns(
         ts_s=fixed["ts_s"].astype(float),
         seq=fixed["seq"].astype(np.int64),
         values=fixed["values"].astype(float).reshape(len(rows), len(NUMERIC_SIGNALS)),
-        product_code=tuple(None if x[0] == _NONE else x[0] for x in labels),
-        batch_id=tuple(None if x[1] == _NONE else x[1] for x in labels),
+        product_code=tuple(None if x == _NONE else x for x in fields[0::2]),
+        batch_id=tuple(None if x == _NONE else x for x in fields[1::2]),
     )
 
 
@@ -159,6 +171,49 @@ def _digest(fingerprint: tuple[object, ...]) -> bytes:
     return hashlib.blake2b(repr(fingerprint).encode(), digest_size=12).digest()
 
 
+class ReadingsBySkid:
+    """A bundle's readings gathered per skid and window, in arrival order: what
+    :class:`SpineFn` takes, ``(skid_id, readings)``, one element per skid per bundle.
+
+    So a bundle's readings reach the spine's state together, as they did one by one
+    before its timer fired, and the spine can do that firing's work at once when the
+    watermark is known to be past (see :meth:`SpineFn.process`)."""
+
+    def __init__(self) -> None:
+        self._groups: dict[tuple[str, Any], list[TelemetryReading]] = {}
+
+    def add(self, reading: TelemetryReading, window: Any) -> None:
+        self._groups.setdefault((reading.skid_id, window), []).append(reading)
+
+    def drain(self) -> Iterator[WindowedValue]:
+        """Every group, at its earliest reading's time; then the buffer is empty."""
+        groups, self._groups = self._groups, {}
+        for (skid_id, window), readings in groups.items():
+            earliest = min(r.source_ts for r in readings)
+            yield WindowedValue(
+                (skid_id, readings), Timestamp.from_utc_datetime(earliest), [window]
+            )
+
+
+class _GroupBySkidFn(SignatureCachedDoFn):
+    """Readings -> ``(skid_id, readings)`` per skid per bundle (:class:`ReadingsBySkid`)."""
+
+    def __init__(self) -> None:
+        self._groups = ReadingsBySkid()
+
+    def start_bundle(self) -> None:
+        self._groups = ReadingsBySkid()
+
+    def process(
+        self, reading: TelemetryReading, window: Any = beam.DoFn.WindowParam
+    ) -> Iterator[Any]:
+        self._groups.add(reading, window)
+        return iter(())
+
+    def finish_bundle(self) -> Iterator[WindowedValue]:
+        return self._groups.drain()
+
+
 _READINGS_SPEC = BagStateSpec("readings", BytesCoder())
 _PROGRESS_SPEC = ReadModifyWriteStateSpec("progress", PickleCoder())
 _REVISIONS_SPEC = ReadModifyWriteStateSpec("revisions", PickleCoder())
@@ -169,46 +224,77 @@ _REVISIONS = beam.DoFn.StateParam(_REVISIONS_SPEC)
 _EMIT = beam.DoFn.TimerParam(_EMIT_SPEC)
 
 
-class SpineFn(beam.DoFn):  # type: ignore[misc]
-    """Keyed by skid: readings in, spine rows out (see the module docstring)."""
+class SpineFn(SignatureCachedDoFn):
+    """Keyed by skid: readings in, spine rows out (see the module docstring).
 
-    def __init__(self, spine: SpineConfig) -> None:
+    Given a site config, the same firing also computes the energy rows of the spine
+    rows it emits (output ``energy``; :func:`twin.spine_energy.energy_rows`, the same
+    figures :class:`~beam.energy.EnergyRows` gives the backfill) and puts every row it makes, spine,
+    energy and too-late dead letters, on one more output, ``rows``: the local
+    warehouse's feed. On the local runner every stage and every output costs a
+    bundle per firing, empty or not, so the streaming job's spine, energy and sink
+    inputs are one stage and one output here rather than three each.
+    """
+
+    def __init__(self, spine: SpineConfig, energy_config: SiteConfig | None = None) -> None:
         self._interval_s = spine.interval_s
         self._lateness_s = float(spine.allowed_lateness_s)
         self._silent_max_s = float(spine.silent_skid_max_s)
         self._gap_limits_s = _gap_limits_s(spine)
+        self._max_gap_limit_s = float(self._gap_limits_s.max())
         self._context_s = _context_s(spine)
         self._too_late = Metrics.counter(_NAMESPACE, "too_late")
         self._duplicates = Metrics.counter(_NAMESPACE, "duplicates")
         self._rows = Metrics.counter(_NAMESPACE, "rows")
         self._revisions = Metrics.counter(_NAMESPACE, "revisions")
+        self._energy_config = energy_config
+        self._energy_rows = Metrics.counter("energy", "rows")
 
     def process(
         self,
-        element: tuple[str, TelemetryReading],
+        element: tuple[str, list[TelemetryReading]],
         readings: Any = _READINGS,
         progress_state: Any = _PROGRESS,
+        revisions_state: Any = _REVISIONS,
         timer: Any = _EMIT,
     ) -> Iterator[Any]:
-        skid_id, reading = element
+        skid_id, group = element
         progress: _Progress = progress_state.read() or _Progress()
-        ts_s = reading.source_ts.timestamp()
-        grid = math.floor(ts_s / self._interval_s)
-        point_end_s = float((grid + 1) * self._interval_s)
-        if (
-            progress.last_fire_s is not None
-            and point_end_s + self._lateness_s <= progress.last_fire_s
-        ):
-            self._too_late.inc()
-            yield TaggedOutput(
-                TAG_TOO_LATE, self._too_late_letter(skid_id, reading, progress.last_fire_s)
-            )
-            return
-        readings.add(_pack(reading))
-        if progress.timer_at_s is None or point_end_s < progress.timer_at_s:
-            timer.set(Timestamp(point_end_s))
-            progress.timer_at_s = point_end_s
-            progress_state.write(progress)
+        due_s = progress.timer_at_s
+        for reading in group:
+            ts_s = reading.source_ts.timestamp()
+            grid = math.floor(ts_s / self._interval_s)
+            point_end_s = float((grid + 1) * self._interval_s)
+            if (
+                progress.last_fire_s is not None
+                and point_end_s + self._lateness_s <= progress.last_fire_s
+            ):
+                self._too_late.inc()
+                letter = self._too_late_letter(skid_id, reading, progress.last_fire_s)
+                yield TaggedOutput(TAG_TOO_LATE, letter)
+                if self._energy_config is not None:
+                    yield TaggedOutput(TAG_ROWS, letter)
+                continue
+            readings.add(_pack(reading))
+            if progress.changed_from_s is None or ts_s < progress.changed_from_s:
+                progress.changed_from_s = ts_s
+            if due_s is None or point_end_s < due_s:
+                due_s = point_end_s
+        if due_s is not None and due_s != progress.timer_at_s:
+            if progress.last_fire_s is not None and due_s <= progress.last_fire_s:
+                # The watermark is past due_s already (a timer fired at last_fire_s):
+                # a timer set now would fire right after this bundle, at last_fire_s.
+                # Fire here instead, over the same state: the local runner would run
+                # the firing as a bundle of its own.
+                yield from self._fire(
+                    skid_id, progress.last_fire_s, readings, progress, revisions_state, timer
+                )
+                if progress.timer_at_s is None:
+                    timer.clear()
+            else:
+                timer.set(Timestamp(due_s))
+                progress.timer_at_s = due_s
+        progress_state.write(progress)
 
     def _too_late_letter(
         self, skid_id: str, reading: TelemetryReading, fired_s: float
@@ -240,10 +326,25 @@ class SpineFn(beam.DoFn):  # type: ignore[misc]
         fired_s = fired_at.micros / 1e6
         if progress.last_fire_s is not None:
             fired_s = max(fired_s, progress.last_fire_s)
+        progress.timer_at_s = None
+        yield from self._fire(key, fired_s, readings, progress, revisions_state, timer)
+        progress_state.write(progress)
+
+    def _fire(
+        self,
+        key: str,
+        fired_s: float,
+        readings: Any,
+        progress: _Progress,
+        revisions_state: Any,
+        timer: Any,
+    ) -> Iterator[Any]:
+        """What a firing at ``fired_s`` emits: every point up to it or before the newest
+        reading's, unless emitted unchanged before; updates ``progress`` (the next
+        timer in ``timer_at_s``, None when none is set)."""
         rows: list[bytes] = list(readings.read())
         progress.timer_at_s = None
         if not rows:
-            progress_state.write(progress)
             return
         cols = _unpack(rows)
         keep = dedupe_mask(cols.ts_s, cols.seq)
@@ -258,10 +359,17 @@ class SpineFn(beam.DoFn):  # type: ignore[misc]
         first_revisable = math.floor((fired_s - self._lateness_s) / interval)
         start = math.floor(float(cols.ts_s.min()) / interval)
         if progress.emitted_through is not None:
-            start = max(start, first_revisable)
+            # Only new points and those a reading added since the last firing can
+            # reach (its own, and back over a gap it may close) can have changed.
+            changed = progress.emitted_through + 1
+            if progress.changed_from_s is not None:
+                reach_s = progress.changed_from_s - self._max_gap_limit_s
+                changed = min(changed, math.floor(reach_s / interval))
+            start = max(start, first_revisable, changed)
+        progress.changed_from_s = None
         revisions: dict[int, tuple[int, bytes]] = revisions_state.read() or {}
         if start <= horizon:
-            yield from self._emit_block(key, cols, start, horizon, revisions)
+            yield from self._outputs(self._emit_block(key, cols, start, horizon, revisions))
         progress.emitted_through = horizon
         progress.last_fire_s = fired_s
 
@@ -281,7 +389,19 @@ class SpineFn(beam.DoFn):  # type: ignore[misc]
             next_at_s = float((next_point + 1) * interval)
             timer.set(Timestamp(next_at_s))
             progress.timer_at_s = next_at_s
-        progress_state.write(progress)
+
+    def _outputs(self, points: list[SpinePoint]) -> Iterator[Any]:
+        """Spine rows (main); with a site config also their energy rows and both on
+        ``rows``."""
+        yield from points
+        if self._energy_config is None or not points:
+            return
+        energy = energy_rows(points, self._energy_config)
+        self._energy_rows.inc(len(energy))
+        for row in energy:
+            yield TaggedOutput(TAG_ENERGY, row)
+        for record in (*points, *energy):
+            yield TaggedOutput(TAG_ROWS, record)
 
     def _emit_block(
         self,
@@ -290,11 +410,12 @@ class SpineFn(beam.DoFn):  # type: ignore[misc]
         start: int,
         horizon: int,
         revisions: dict[int, tuple[int, bytes]],
-    ) -> Iterator[SpinePoint]:
+    ) -> list[SpinePoint]:
         block = compute_spine(
             cols, start, horizon, self._interval_s, self._gap_limits_s, self._silent_max_s
         )
         now = datetime.now(UTC)
+        points = []
         for i in np.flatnonzero(block.emit):
             grid = start + int(i)
             digest = _digest(row_fingerprint(block, int(i)))
@@ -308,7 +429,8 @@ class SpineFn(beam.DoFn):  # type: ignore[misc]
                 continue
             revisions[grid] = (revision, digest)
             self._rows.inc()
-            yield to_spine_point(block, int(i), skid_id, revision, now)
+            points.append(to_spine_point(block, int(i), skid_id, revision, now))
+        return points
 
 
 _CHUNK_S = 86_400
@@ -448,36 +570,47 @@ class TimeSpine(beam.PTransform):  # type: ignore[misc]
     """Readings -> spine rows per skid; also the too-late readings and the duplicates.
 
     Unbounded input (streaming) goes through :class:`SpineFn`, stateful with event-time
-    timers. Bounded input (the backfill) is complete before the spine starts, so its
-    batches are split per skid and day-sized chunk, grouped, and each chunk computed
-    at once by :class:`SpineChunkFn`: the same ``twin.spine`` functions and the same
-    rows, without a timer firing per grid point or a model per row.
+    timers, fed ``(skid_id, readings)`` per skid and bundle (:class:`ReadingsBySkid`);
+    ``keyed_by_skid`` says the readings already come so (as
+    :class:`~beam.readings.ParsedReadings` can emit them, saving a stage), and
+    ``energy_config`` makes the same DoFn compute the energy rows too (outputs
+    ``energy`` and ``rows``; see :class:`SpineFn`). Bounded input (the backfill) is
+    complete before the spine starts, so its batches are split per skid and day-sized
+    chunk, grouped, and each chunk computed at once by :class:`SpineChunkFn`: the same
+    ``twin.spine`` functions and the same rows, without a timer firing per grid point
+    or a model per row.
     """
 
-    def __init__(self, spine: SpineConfig) -> None:
+    def __init__(
+        self,
+        spine: SpineConfig,
+        *,
+        keyed_by_skid: bool = False,
+        energy_config: SiteConfig | None = None,
+    ) -> None:
         super().__init__()
         self._spine = spine
+        self._keyed_by_skid = keyed_by_skid
+        self._energy_config = energy_config
 
     def expand(self, readings: beam.PCollection[TelemetryReading]) -> dict[str, beam.PCollection]:
         """``{"spine": SpinePoint, "too_late": DeadLetter, "duplicates": DuplicateReading}``
         (bounded: readings come as ``ReadingBatch``, spine rows go out as
-        ``RowBatch`` of ``spine_points``)."""
+        ``RowBatch`` of ``spine_points``); streaming with ``energy_config`` also
+        ``{"energy": EnergyRow, "rows": every row for the warehouse}``."""
         if readings.is_bounded:
             return self._batch(readings)
-        outputs = (
-            readings
-            | "KeyBySkid"
-            >> beam.Map(lambda r: (r.skid_id, r)).with_output_types(tuple[str, TelemetryReading])
-            | "Spine"
-            >> beam.ParDo(SpineFn(self._spine)).with_outputs(
-                TAG_TOO_LATE, TAG_DUPLICATES, main="spine"
+        if not self._keyed_by_skid:
+            readings = readings | "KeyBySkid" >> beam.ParDo(_GroupBySkidFn()).with_output_types(
+                tuple[str, list[TelemetryReading]]
             )
-        )
-        return {
-            "spine": outputs.spine,
-            "too_late": outputs[TAG_TOO_LATE],
-            "duplicates": outputs[TAG_DUPLICATES],
-        }
+        tags = (TAG_TOO_LATE, TAG_DUPLICATES)
+        if self._energy_config is not None:
+            tags += (TAG_ENERGY, TAG_ROWS)
+        outputs = readings | "Spine" >> beam.ParDo(
+            SpineFn(self._spine, self._energy_config)
+        ).with_outputs(*tags, main="spine")
+        return {"spine": outputs.spine} | {tag: outputs[tag] for tag in tags}
 
     def _batch(self, readings: beam.PCollection[TelemetryReading]) -> dict[str, beam.PCollection]:
         spine = self._spine

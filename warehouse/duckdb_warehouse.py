@@ -305,6 +305,23 @@ class DuckDBWarehouse:
             raise WarehouseError(f"query returns duplicate column names {names}; alias them")
         return [dict(zip(names, _utc(list(row)), strict=True)) for row in rows]
 
+    def query_arrow(self, sql: str, params: Mapping[str, ParamValue] | None = None) -> pa.Table:
+        """:meth:`query`, the rows as one Arrow table (timestamps ``timestamp[us, UTC]``).
+
+        For bulk reads (the backfill replaying ``raw_readings``): no Python object per
+        row. The whole result is fetched under the shared lock, which is released on
+        return, so a caller reading a long history should read it in slices.
+        """
+        bound = check_params(set(parameter_names(sql)), params)
+        duck_sql = to_duckdb(sql)
+        with self._connect(write=False) as con:
+            try:
+                return con.sql(
+                    duck_sql, params={k: _duck_value(v) for k, v in bound.items()}
+                ).to_arrow_table()
+            except duckdb.Error as exc:
+                raise WarehouseError(f"query failed on DuckDB: {exc}\nSQL: {duck_sql}") from exc
+
     def run_named_query(
         self, name: str, params: Mapping[str, ParamValue] | None = None
     ) -> list[dict[str, Any]]:

@@ -13,8 +13,9 @@ from apache_beam.runners.runner import PipelineState
 from beam.counts import landed_counts
 from beam.options import validate_options
 from beam.pipeline import run
+from beam.warehouse_buffer import flush_warehouse_buffers
 from cli.errors import CliError
-from warehouse import open_warehouse
+from warehouse import WarehouseError, open_warehouse
 
 __all__ = ["add_job_args", "beam_argv", "register"]
 
@@ -103,6 +104,11 @@ def _run(args: argparse.Namespace) -> int:
         print("stopping ...", file=sys.stderr, flush=True)
     if result.state not in _TERMINAL:
         result.cancel()
+    # The local DuckDB sink commits across bundles: land what it still holds.
+    try:
+        flush_warehouse_buffers()
+    except WarehouseError as exc:
+        raise CliError(f"the job's last rows were not written: {exc}", exit_code=1) from None
     print(f"landed in {args.warehouse} since {started_at:%Y-%m-%d %H:%M:%S} UTC:")
     for line in landed_counts(open_warehouse(args.warehouse), started_at).lines():
         print(line)

@@ -8,12 +8,14 @@ unknown product, several skids and products in one batch).
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+import json
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import apache_beam as beam
 import numpy as np
+import pyarrow as pa  # type: ignore[import-untyped]
 import pytest
 from apache_beam.io.gcp.pubsub import PubsubMessage
 from apache_beam.io.textio import ReadFromText
@@ -26,10 +28,11 @@ from beam.batches import MessageBatch, ReadingBatch, RowBatch, records_of
 from beam.energy import energy_batch
 from beam.pipeline import _ReadLineBatchesFn, build_pipeline, write_outputs
 from beam.readings import TAG_DEAD_LETTER, TAG_RAW, ParseBatchFn, ParsedReadings, ParseReadingFn
+from beam.replay import batch_of_table
 from beam.spine import TimeSpine, spine_rows
 from schemas.site_config import SiteConfig
 from schemas.telemetry import NUMERIC_SIGNALS, TelemetryReading
-from tests.beam.conftest import T0, reading
+from tests.beam.conftest import T0, is_valid_reading, reading
 from tests.conftest import REFERENCE_CONFIG
 from twin.simulator import SimulationSpec, simulate
 from twin.spine import compute_spine, dedupe_mask, to_spine_point
@@ -110,6 +113,59 @@ def test_file_lines_have_no_message_attributes() -> None:
     assert sorted(d.raw_payload for d in dead) == sorted(
         p for p in payloads if p not in {r.payload.encode() for r in records}
     )
+
+
+def _replayed_rows() -> pa.Table:
+    """``raw_readings`` rows as a replay reads them: every payload of :func:`_payloads`
+    (a history holds only valid ones, but a replay must treat any alike), with message
+    ids, publish times and attributes, some of them absent."""
+    payloads = _payloads()
+    return pa.table(
+        {
+            "payload": [p.decode("utf-8", errors="replace") for p in payloads],
+            "message_id": [None if i % 5 == 0 else f"m-{i}" for i in range(len(payloads))],
+            "publish_ts": [
+                None if i % 4 == 0 else T0 + timedelta(seconds=i) for i in range(len(payloads))
+            ],
+            "attributes_json": [
+                json.dumps({"ts": f"t{i}", "skid_id": "ATL-01"}, sort_keys=True) if i % 3 else "{}"
+                for i in range(len(payloads))
+            ],
+        }
+    )
+
+
+def test_replayed_rows_parse_as_their_messages() -> None:
+    """A replayed batch gives what each of its rows gives as a single message (the
+    streaming path), and the raw rows keep the replayed ids, times and attributes."""
+    batch = batch_of_table(_replayed_rows())
+    one = ParseReadingFn(65_536)
+    expected_readings, expected_raw, expected_dead = [], [], []
+    for out in (x for i in range(len(batch)) for x in one.process(batch.message(i))):
+        if isinstance(out, TaggedOutput) and out.tag == TAG_RAW:
+            expected_raw.append(_fields(out.value.value))
+        elif isinstance(out, TaggedOutput):
+            expected_dead.append(_fields(out.value))
+        else:
+            expected_readings.append(out.value)
+
+    outputs = list(ParseBatchFn(65_536).process(batch))
+    (columns,) = [o for o in outputs if isinstance(o, ReadingBatch)]
+    (raw,) = [o.value for o in outputs if isinstance(o, TaggedOutput) and o.tag == TAG_RAW]
+    dead = [o.value for o in outputs if isinstance(o, TaggedOutput) and o.tag == TAG_DEAD_LETTER]
+
+    assert len(expected_dead) == 10 and len(expected_readings) == 13
+    assert columns.readings() == expected_readings
+    assert [_fields(r) for r in raw.records()] == expected_raw
+    assert sorted(map(repr, map(_fields, dead))) == sorted(map(repr, expected_dead))
+    rows = _replayed_rows().to_pylist()
+    kept = {(r.message_id, r.publish_ts, r.attributes_json) for r in raw.records()}
+    assert kept == {
+        (row["message_id"], row["publish_ts"], row["attributes_json"])
+        for row in rows
+        if is_valid_reading(row["payload"].encode()) and len(row["payload"]) <= 65_536
+    }
+    assert len({k[0] for k in kept}) > 2 and None in {k[1] for k in kept}
 
 
 @pytest.mark.parametrize("block_bytes", [3, 1 << 20])

@@ -217,3 +217,40 @@ def test_backfill_writes_the_rows_the_stream_wrote(
     assert open_warehouse(url).query(energy_sql, {"end": end}) == open_warehouse(streamed).query(
         energy_sql, {"end": end}
     )
+
+
+def test_replaying_the_streamed_warehouse_writes_its_rows(
+    simulated: tuple[datetime, list[Any]], streamed: str, tmp_path: Path
+) -> None:
+    """The streaming run's ``raw_readings`` replayed through the backfill: the same
+    latest spine and energy rows, and every raw row again with its Pub/Sub message id,
+    publish time and attributes."""
+    start, _ = simulated
+    url = f"duckdb:///{tmp_path}/replayed.duckdb"
+    result = run(
+        [
+            f"--config={REFERENCE_CONFIG}",
+            f"--input={streamed}",
+            f"--warehouse={url}",
+            "--runner=FnApiRunner",
+        ]
+    )
+    assert result.wait_until_finish() == PipelineState.DONE
+    end = start + timedelta(minutes=MINUTES)
+    sql = f"SELECT {_COMPARED} FROM spine_latest WHERE grid_ts < @end ORDER BY grid_ts"
+    replayed_rows = open_warehouse(url).query(sql, {"end": end})
+    assert len(replayed_rows) == MINUTES
+    assert replayed_rows == open_warehouse(streamed).query(sql, {"end": end})
+    energy_sql = (
+        "SELECT * EXCEPT (revision) FROM energy_latest WHERE grid_ts < @end ORDER BY grid_ts"
+    )
+    assert open_warehouse(url).query(energy_sql, {"end": end}) == open_warehouse(streamed).query(
+        energy_sql, {"end": end}
+    )
+    raw_sql = (
+        "SELECT message_id, publish_ts, attributes_json, payload FROM raw_readings "
+        "ORDER BY message_id"
+    )
+    streamed_raw = open_warehouse(streamed).query(raw_sql)
+    assert all(r["message_id"] and r["publish_ts"] for r in streamed_raw)
+    assert open_warehouse(url).query(raw_sql) == streamed_raw

@@ -8,10 +8,16 @@ import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+import pyarrow as pa  # type: ignore[import-untyped]
+import pyarrow.parquet as pq  # type: ignore[import-untyped]
 import pytest
 from google.cloud import pubsub_v1
 
+from beam.counts import job_counts
+from beam.pipeline import run
+from beam.progress import Progress, progress, reset_progress
 from bridge.attributes import rfc3339_utc
+from cli.commands.backfill import _current
 from cli.local_services import PubSubEmulator
 from cli.main import main
 from tests.conftest import REFERENCE_CONFIG
@@ -70,12 +76,87 @@ def test_backfill_counts_add_up_and_rows_land(
     assert _count(out, "spine rows out") >= 5
 
 
+def test_backfill_shows_running_counts_then_the_final_line(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Three 10,000-line batches: the progress line counts readings and dead letters
+    as they are read (never backwards), and the last line gives the totals."""
+    readings = _simulate(
+        tmp_path,
+        "2026-07-01T00:00:00+00:00",
+        240,
+        "duplicate:ATL-01:60m:180m",
+        "malformed:ATL-01:200m:205m",
+    )
+    capsys.readouterr()
+    args = ["backfill", "--config", str(REFERENCE_CONFIG), "--input", str(readings)]
+    args += ["--warehouse", f"duckdb:///{tmp_path}/wh.duckdb", "--progress-interval-s", "0.01"]
+    assert main(args) == 0
+    captured = capsys.readouterr()
+    total = _count(captured.out, "readings in")
+    dead = _count(captured.out, "dead letters")
+    assert total == len(readings.read_bytes().splitlines()) > 20_000 and dead >= 300
+    shown = [
+        (int(r.replace(",", "")), int(d.replace(",", "")))
+        for r, d in re.findall(r"read ([\d,]+) readings, ([\d,]+) dead letters", captured.err)
+    ]
+    assert shown == sorted(shown) and all(r <= total and d <= dead for r, d in shown)
+    assert any(0 < r < total for r, _ in shown), shown
+    (final,) = re.findall(
+        r"backfilled ([\d,]+) readings in [\d.]+ s \([\d,]+ readings/s\), ([\d,]+) dead letters",
+        captured.err,
+    )
+    assert final == (f"{total:,}", f"{dead:,}")
+
+
+def test_progress_comes_from_the_job_counters_when_the_job_runs_elsewhere(
+    tmp_path: Path,
+) -> None:
+    """In this process the tally counts what the job read; for a job running elsewhere
+    (Dataflow: the tally stays empty) the running result's counters are shown. Both end
+    at the job's final counts."""
+    readings = _simulate(tmp_path, "2026-07-01T00:00:00+00:00", 6, "malformed:ATL-01:3m:4m")
+    reset_progress()
+    result = run(
+        [
+            f"--config={REFERENCE_CONFIG}",
+            f"--input={readings}",
+            f"--warehouse=duckdb:///{tmp_path}/wh.duckdb",
+            "--runner=FnApiRunner",
+        ]
+    )
+    result.wait_until_finish()
+    counts = job_counts(result)
+    expected = Progress(counts.readings_in, counts.dead_letters)
+    assert expected == Progress(360, 60)
+    assert _current({"result": result}) == progress() == expected
+    reset_progress()
+    assert progress() == Progress(0, 0)
+    assert _current({}) == Progress(0, 0)
+    assert _current({"result": result}) == expected
+
+
+def test_backfill_refuses_a_parquet_file_of_another_layout(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    pq.write_table(pa.table({"payload": ["{}"]}), tmp_path / "export.parquet")
+    args = ["backfill", "--config", str(REFERENCE_CONFIG), "--input", f"{tmp_path}/*.parquet"]
+    args += ["--warehouse", f"duckdb:///{tmp_path}/wh.duckdb"]
+    assert main(args) == 2
+    err = capsys.readouterr().err
+    assert "export.parquet is not a raw_readings export: missing column 'message_id'" in err
+    assert not (tmp_path / "wh.duckdb").exists()
+
+
 @pytest.mark.parametrize(
     ("extra", "message"),
     [
         (["--start", "2026-07-01T00:00:00"], "needs a UTC offset"),
         (["--warehouse", "postgres://x"], "expected duckdb:///PATH"),
         (["--input", "/nonexistent/*.jsonl"], "no file matches"),
+        (["--input", "duckdb:///nonexistent/wh.duckdb"], "no such warehouse file"),
+        (["--input", "bigquery://project-only"], "expected bigquery://PROJECT/DATASET"),
+        (["--progress-interval-s", "0"], "must be positive"),
     ],
 )
 def test_backfill_refuses_bad_arguments(

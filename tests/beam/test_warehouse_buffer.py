@@ -1,0 +1,55 @@
+"""The streaming sink's buffer: rows land without a flush from the job, a refused
+commit keeps its rows and fails the next bundle, a flush lands everything at once."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+import pytest
+
+from beam.warehouse_buffer import WarehouseBuffer, flush_warehouse_buffers, warehouse_buffer
+from tests.warehouse.rows import representative_rows
+from warehouse import WarehouseError, open_warehouse
+
+ROWS = representative_rows()
+
+
+def _count(url: str, table: str) -> int:
+    (row,) = open_warehouse(url).query(f"SELECT COUNT(*) AS n FROM {table}")
+    return int(row["n"])
+
+
+def test_buffered_rows_are_committed_by_the_flusher(tmp_path: Path) -> None:
+    url = f"duckdb:///{tmp_path}/buffered.duckdb"
+    buffer = WarehouseBuffer(url, interval_s=0.05)
+    buffer.add({"spine_points": [ROWS["spine_points"]], "energy_rows": [ROWS["energy_rows"]]})
+    buffer.add({"raw_readings": [ROWS["raw_readings"]]})
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline and _count(url, "raw_readings") == 0:
+        time.sleep(0.05)
+    assert [_count(url, t) for t in ("spine_points", "energy_rows", "raw_readings")] == [1, 1, 1]
+    assert buffer.flush() == 0
+    buffer.close()
+
+
+def test_a_refused_commit_keeps_its_rows_and_fails_the_next_bundle(tmp_path: Path) -> None:
+    url = f"duckdb:///{tmp_path}/refused.duckdb"
+    buffer = WarehouseBuffer(url, interval_s=60.0)
+    # A spine row filed under energy_rows: the warehouse refuses the whole commit.
+    buffer.add({"energy_rows": [ROWS["spine_points"]], "dead_letters": [ROWS["dead_letters"]]})
+    with pytest.raises(WarehouseError):
+        buffer.flush()
+    with pytest.raises(WarehouseError):
+        buffer.add({"raw_readings": [ROWS["raw_readings"]]})
+    assert _count(url, "dead_letters") == 0
+    with pytest.raises(WarehouseError):  # still there, with nothing dropped
+        buffer.close()
+
+
+def test_flushing_every_buffer_lands_what_a_stopped_job_left(tmp_path: Path) -> None:
+    url = f"duckdb:///{tmp_path}/stopped.duckdb"
+    buffer = warehouse_buffer(url, interval_s=60.0)
+    assert buffer.add({"dead_letters": [ROWS["dead_letters"]] * 3}) == 3
+    assert flush_warehouse_buffers() == 3
+    assert _count(url, "dead_letters") == 3
