@@ -14,6 +14,7 @@ from pathlib import Path
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from ortools.linear_solver import pywraplp
 
 from schemas.plan import PlanStatus
 from schemas.site_config import SiteConfig
@@ -27,7 +28,7 @@ from twin.plan.inputs import (
     load_nominations,
     resolve_inputs,
 )
-from twin.plan.model import solve_milp
+from twin.plan.model import mathopt_model, solve_milp
 from twin.plan.operating_table import build_table
 from twin.plan.planner import check_against_table, make_plan
 
@@ -129,11 +130,9 @@ def test_block_and_per_hour_models_agree_and_the_block_plan_passes_the_checker(
         ),
     )
     table = build_table(config, "ATL-01", set(products), 60.0, 4, 3, START)
-    # Both models on SCIP: this compares the models. On some of these instances the
-    # HiGHS of OR-Tools 9.15 proves a per-hour plan "optimal" that CBC and SCIP beat
-    # (3 ULSD batches of 30,000, 30,000 and 116,764 bbl: 1,895.82 USD against their
-    # 1,733.67), or calls a feasible model infeasible (see the test below).
-    blocks = solve_blocks(inputs, table, solver_name="SCIP")
+    # The block model on HiGHS (what the planner runs), the per-hour model on SCIP:
+    # two solvers, two formulations, one optimum.
+    blocks = solve_blocks(inputs, table, solver_name="HIGHS")
     per_hour = solve_milp(inputs, table, solver_name="SCIP")
     assert (blocks.status == PlanStatus.OPTIMAL) == (per_hour.status == PlanStatus.OPTIMAL)
     if per_hour.status != PlanStatus.OPTIMAL:
@@ -225,12 +224,13 @@ def test_discrete_flow_plans_may_overrun_by_one_flow_step_and_no_more(
     assert any(over in v for v in check_against_table(inputs, continuous, plan).violations)
 
 
-def test_a_request_highs_calls_infeasible_is_planned_when_scip_finds_a_plan(
+def test_a_request_whose_volume_needs_more_than_six_digits_is_planned(
     site_config: SiteConfig,
 ) -> None:
-    # Feasible (three hours at 2 pumps and 3.4 ppm move the 136,878.5 bbl), but the
-    # HiGHS of OR-Tools 9.15 stops in presolve with "infeasible" on both models; with
-    # 106,878 bbl instead of 106,878.5 it plans it. The planner has SCIP confirm.
+    # Feasible (three hours at 2 pumps and 3.4 ppm move the 136,878.5 bbl). When the
+    # model reached HiGHS as MPS text (OR-Tools' writer prints 6 significant digits)
+    # the volume to move became 136,879 bbl and HiGHS rightly said infeasible:
+    # the model now goes over as a proto, exact (`model.mathopt_model`).
     config = _with_starts_limit(site_config, 1)
     nominations = _nominations([("ULSD", 30_000.0, None), ("ULSD", 106_878.5, 8)]).model_copy(
         update={"initial_pumps_running": 1}
@@ -242,3 +242,24 @@ def test_a_request_highs_calls_infeasible_is_planned_when_scip_finds_a_plan(
     assert result.summary.status == PlanStatus.OPTIMAL, result.summary.message
     assert result.summary.checker_passed
     assert sum(r.line_flow_bph for r in result.rows) == pytest.approx(136_878.5, abs=1.0)
+
+
+def test_the_model_reaches_highs_exactly() -> None:
+    # What MPS text lost (6 significant digits): bounds, coefficients, the right-hand
+    # side, the objective and integrality all arrive bit for bit.
+    solver = pywraplp.Solver.CreateSolver("CBC")
+    x = solver.NumVar(0.123456789, 136.8785, "x")
+    y = solver.IntVar(-1.0, 7.0, "y")
+    solver.Add(1.000000123 * x + 2.5 * y <= 17.123456789)
+    solver.Add(x + x - y >= 0.1)  # a column twice in a row: summed
+    solver.Minimize(3.14159265358979 * x - y + 0.5)
+    model = mathopt_model(solver)
+    mx, my = model.get_variable(0), model.get_variable(1)
+    assert (mx.lower_bound, mx.upper_bound, mx.integer) == (0.123456789, 136.8785, False)
+    assert (my.lower_bound, my.upper_bound, my.integer) == (-1.0, 7.0, True)
+    first, second = model.linear_constraints()
+    assert first.upper_bound == 17.123456789
+    assert first.get_coefficient(mx) == 1.000000123
+    assert second.get_coefficient(mx) == 2.0 and second.get_coefficient(my) == -1.0
+    assert model.objective.get_linear_coefficient(mx) == 3.14159265358979
+    assert model.objective.offset == 0.5

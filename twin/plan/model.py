@@ -37,8 +37,8 @@ from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any, TypeAlias
 
-from ortools.linear_solver import pywraplp
-from ortools.math_opt.io.python import mps_converter
+from ortools.linear_solver import linear_solver_pb2, pywraplp
+from ortools.math_opt import model_pb2
 from ortools.math_opt.python import mathopt
 
 from schemas.plan import PlanStatus
@@ -54,6 +54,7 @@ __all__ = [
     "MilpOutcome",
     "VolumeBounds",
     "lines_over",
+    "mathopt_model",
     "no_plan",
     "product_ranges",
     "relative_gap",
@@ -522,12 +523,52 @@ def solve_built(solver: pywraplp.Solver, name: str, limit_s: float, gap: float) 
     return _solve_wrapped(solver, limit_s, gap)
 
 
+def mathopt_model(solver: pywraplp.Solver) -> mathopt.Model:
+    """The built model as a MathOpt model, every coefficient and bound bit for bit.
+
+    Not through MPS text: OR-Tools' MPS writer prints numbers with 6 significant
+    digits (a 136,878.5 bbl nomination became 136,879), which made feasible requests
+    "infeasible" and put the optimum of a rounded model in the plan. The variable ids
+    are the wrapper's indices."""
+    source = linear_solver_pb2.MPModelProto()
+    solver.ExportModelToProto(source)
+    proto = model_pb2.ModelProto()
+    variables = proto.variables
+    variables.ids.extend(range(len(source.variable)))
+    variables.lower_bounds.extend(v.lower_bound for v in source.variable)
+    variables.upper_bounds.extend(v.upper_bound for v in source.variable)
+    variables.integers.extend(v.is_integer for v in source.variable)
+    variables.names.extend(v.name for v in source.variable)
+    objective = proto.objective
+    objective.maximize = source.maximize
+    objective.offset = source.objective_offset
+    terms = [(i, v.objective_coefficient) for i, v in enumerate(source.variable)]
+    terms = [(i, c) for i, c in terms if c != 0.0]
+    objective.linear_coefficients.ids.extend(i for i, _ in terms)
+    objective.linear_coefficients.values.extend(c for _, c in terms)
+    rows = proto.linear_constraints
+    rows.ids.extend(range(len(source.constraint)))
+    rows.lower_bounds.extend(c.lower_bound for c in source.constraint)
+    rows.upper_bounds.extend(c.upper_bound for c in source.constraint)
+    rows.names.extend(c.name for c in source.constraint)
+    matrix = proto.linear_constraint_matrix
+    for row, constraint in enumerate(source.constraint):
+        # MathOpt wants each row's entries by column, once each.
+        entries: dict[int, float] = {}
+        for column, coefficient in zip(constraint.var_index, constraint.coefficient, strict=True):
+            entries[column] = entries.get(column, 0.0) + coefficient
+        for column in sorted(entries):
+            matrix.row_ids.append(row)
+            matrix.column_ids.append(column)
+            matrix.coefficients.append(entries[column])
+    return mathopt.Model.from_model_proto(proto)
+
+
 def _solve_highs(solver: pywraplp.Solver, limit_s: float, gap: float) -> Answer:
     """Solve with HiGHS through MathOpt, which reports HiGHS' own dual bound (the
     ``pywraplp`` wrapper answers the incumbent as the best bound, and ignores the gap
-    parameter). The model is handed over as MPS text; variables keep their names."""
-    proto = mps_converter.mps_to_model_proto(solver.ExportModelAsMpsFormat(False, False))
-    model = mathopt.Model.from_model_proto(proto)
+    parameter)."""
+    model = mathopt_model(solver)
     result = mathopt.solve(
         model,
         mathopt.SolverType.HIGHS,
@@ -545,13 +586,13 @@ def _solve_highs(solver: pywraplp.Solver, limit_s: float, gap: float) -> Answer:
     }.get(reason, PlanStatus.ERROR)
     if status not in (PlanStatus.OPTIMAL, PlanStatus.FEASIBLE):
         return Answer(status, math.nan, math.nan, hit_time, lambda v: math.nan)
-    by_name = {v.name: val for v, val in result.variable_values().items()}
+    by_index = {v.id: val for v, val in result.variable_values().items()}
     return Answer(
         status,
         result.objective_value(),
         result.termination.objective_bounds.dual_bound,
         hit_time,
-        lambda v: by_name[v.name()],
+        lambda v: by_index[v.index()],
     )
 
 

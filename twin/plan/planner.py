@@ -128,8 +128,6 @@ def _solve(
     full = None
     if share > 0.0:
         full = solve_blocks(inputs, table, time_limit_s=limit * share, allow_dra=allow_dra)
-        if full.status == PlanStatus.INFEASIBLE and full.solver.upper() == "HIGHS":
-            full = _confirm_infeasible(inputs, table, full, allow_dra, max(left(), 1.0))
         if full.decisions is not None or full.status == PlanStatus.INFEASIBLE or left() < 1.0:
             return full
     lp = solve_milp(inputs, table, relax=True, allow_dra=allow_dra, time_limit_s=left())
@@ -176,24 +174,6 @@ def _solve(
         solve_time_s=elapsed,
         time_limit_reached=reached,
     )
-
-
-def _confirm_infeasible(
-    inputs: PlanInputs,
-    table: OperatingTable,
-    highs: MilpOutcome,
-    allow_dra: bool,
-    limit_s: float,
-) -> MilpOutcome:
-    """HiGHS' INFEASIBLE, checked by SCIP on the same model. The HiGHS of OR-Tools
-    9.15 calls some feasible models infeasible in presolve (two ULSD batches of
-    30,000 and 106,878.5 bbl over 8 hours: SCIP and CBC plan them, and the plan passes
-    the checker; with 106,878 bbl HiGHS plans it too). A request is only reported
-    infeasible when SCIP agrees, or cannot decide in the time left."""
-    scip = solve_blocks(
-        inputs, table, solver_name="SCIP", allow_dra=allow_dra, time_limit_s=limit_s
-    )
-    return scip if scip.decisions is not None else highs
 
 
 def _operator_fallback(outcome: MilpOutcome, operator: CheckReport) -> MilpOutcome:
