@@ -37,8 +37,8 @@ from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any, TypeAlias
 
-from ortools.linear_solver import pywraplp
-from ortools.math_opt.io.python import mps_converter
+from ortools.linear_solver import linear_solver_pb2, pywraplp
+from ortools.math_opt import model_pb2
 from ortools.math_opt.python import mathopt
 
 from schemas.plan import PlanStatus
@@ -47,7 +47,21 @@ from twin.plan.checker import PlannedHour
 from twin.plan.inputs import PlanInputs
 from twin.plan.operating_table import DrPieces, OperatingTable
 
-__all__ = ["MilpOutcome", "VolumeBounds", "relative_gap", "solve_milp"]
+__all__ = [
+    "KBBL",
+    "Answer",
+    "Expr",
+    "MilpOutcome",
+    "VolumeBounds",
+    "lines_over",
+    "mathopt_model",
+    "no_plan",
+    "product_ranges",
+    "relative_gap",
+    "solve_built",
+    "solve_milp",
+    "volume_bounds",
+]
 
 
 @dataclass(frozen=True)
@@ -122,7 +136,7 @@ def volume_bounds(
     return VolumeBounds(tuple(min(lo, hi) for lo, hi in zip(low, high, strict=True)), tuple(high))
 
 
-def _no_plan(
+def no_plan(
     status: PlanStatus,
     solver: str,
     elapsed_s: float,
@@ -158,19 +172,37 @@ def _status(code: int) -> PlanStatus:
     return PlanStatus.ERROR
 
 
-_KBBL = 1e-3
+KBBL = 1e-3
 """Volumes and flows enter the model in thousands of barrels (bbl x 1e-3): in barrels
 the matrix spans 2e-2 to 9e6 and HiGHS warns of excessively large bounds."""
 
-_Expr: TypeAlias = Any
+Expr: TypeAlias = Any
 """A pywraplp linear expression or variable (untyped library), or a float constant."""
 
 
-def _lines_over(pieces: DrPieces, lo_ppm: float, hi_ppm: float) -> list[tuple[float, float]]:
+def lines_over(pieces: DrPieces, lo_ppm: float, hi_ppm: float) -> list[tuple[float, float]]:
     """The secant lines of the pieces that overlap ``[lo_ppm, hi_ppm]``: outside the
     option's ppm interval the other lines are never the maximum."""
     bp = pieces.breakpoints_ppm
     return [line for i, line in enumerate(pieces.lines) if bp[i] <= hi_ppm and bp[i + 1] >= lo_ppm]
+
+
+def product_ranges(
+    inputs: PlanInputs, table: OperatingTable, allow_dra: bool
+) -> tuple[dict[str, list[tuple[float, float]]], dict[str, float]]:
+    """Per product: the ppm interval of each option (``(1, 0)`` when the option is
+    infeasible for it; the top is 0 without DRA), and the top flow of its options."""
+    ranges: dict[str, list[tuple[float, float]]] = {}
+    for p in sorted({b.product_code for b in inputs.batches}):
+        ranges[p] = []
+        for e in table.envelopes[p]:
+            hi = e.ppm_max if allow_dra else 0.0
+            ranges[p].append((e.ppm_min, hi) if e.feasible and e.ppm_min <= hi else (1.0, 0.0))
+    max_flow = {
+        p: max(o.flow_max_bph for o, r in zip(table.options, rs, strict=True) if r[0] <= r[1])
+        for p, rs in ranges.items()
+    }
+    return ranges, max_flow
 
 
 def solve_milp(
@@ -208,7 +240,6 @@ def solve_milp(
     batches = inputs.batches
     n_batches = len(batches)
     ends = inputs.batch_end_bbl
-    products = sorted({b.product_code for b in batches})
     inf = solver.infinity()
     tol_bbl = table.flow_step_bph
     # Gallons per ppm at the top of each option's flow range: over the range the model
@@ -216,19 +247,7 @@ def solve_milp(
     gph_per_ppm = [float(dra.dra_gph_for_ppm(1.0, o.flow_max_bph)) for o in options]
     gph_low = [float(dra.dra_gph_for_ppm(1.0, o.flow_bph)) for o in options]
 
-    # ppm interval of option k for product p; (1, 0) when infeasible.
-    ranges: dict[str, list[tuple[float, float]]] = {}
-    for p in products:
-        ranges[p] = []
-        for e in table.envelopes[p]:
-            hi = e.ppm_max if allow_dra else 0.0
-            ranges[p].append((e.ppm_min, hi) if e.feasible and e.ppm_min <= hi else (1.0, 0.0))
-    max_flow = {
-        p: max(
-            options[k].flow_max_bph for k in range(n_options) if ranges[p][k][0] <= ranges[p][k][1]
-        )
-        for p in products
-    }
+    ranges, max_flow = product_ranges(inputs, table, allow_dra)
     bounds = volume_bounds(inputs, max_flow, tol_bbl)
     if window is not None:
         bounds = VolumeBounds(
@@ -236,7 +255,7 @@ def solve_milp(
             tuple(min(a, b) for a, b in zip(bounds.high_bbl, window.high_bbl, strict=True)),
         )
         if any(lo > hi for lo, hi in zip(bounds.low_bbl, bounds.high_bbl, strict=True)):
-            return _no_plan(PlanStatus.INFEASIBLE, name, 0.0, False)
+            return no_plan(PlanStatus.INFEASIBLE, name, 0.0, False)
 
     def binary(label: str) -> pywraplp.Variable:
         return solver.NumVar(0.0, 1.0, label) if relax else solver.BoolVar(label)
@@ -276,36 +295,36 @@ def solve_milp(
         if d is not None:
             due[min(max(d, 0), hours)] = max(due[min(max(d, 0), hours)], ends[b])
     volume = [
-        solver.NumVar(bounds.low_bbl[h] * _KBBL, bounds.high_bbl[h] * _KBBL, f"V{h}")
+        solver.NumVar(bounds.low_bbl[h] * KBBL, bounds.high_bbl[h] * KBBL, f"V{h}")
         for h in range(hours + 1)
     ]
     solver.Add(volume[0] == 0.0)
-    inflow: dict[int, list[_Expr]] = {0: [1.0]}
-    inflow_volume: dict[int, list[_Expr]] = {0: [0.0]}
-    kwh_cost: list[_Expr] = []
-    gal: list[_Expr] = []
-    gal_low: list[_Expr] = []
-    pumps: list[_Expr] = []
+    inflow: dict[int, list[Expr]] = {0: [1.0]}
+    inflow_volume: dict[int, list[Expr]] = {0: [0.0]}
+    kwh_cost: list[Expr] = []
+    gal: list[Expr] = []
+    gal_low: list[Expr] = []
+    pumps: list[Expr] = []
     choice: list[dict[tuple[int, int, int], pywraplp.Variable]] = []
     trims: list[dict[tuple[int, int, int], pywraplp.Variable]] = []
     ppm_of: list[dict[tuple[int, int, int], pywraplp.Variable]] = []
-    energy_kw: list[_Expr] = []
+    energy_kw: list[Expr] = []
     for h in range(hours):
         x: dict[tuple[int, int, int], pywraplp.Variable] = {}
         c: dict[tuple[int, int, int], pywraplp.Variable] = {}
         trim: dict[tuple[int, int, int], pywraplp.Variable] = {}
         e_vars: list[pywraplp.Variable] = []
-        next_inflow: dict[int, list[_Expr]] = {}
-        next_volume: dict[int, list[_Expr]] = {}
-        state_volume: list[_Expr] = []
+        next_inflow: dict[int, list[Expr]] = {}
+        next_volume: dict[int, list[Expr]] = {}
+        state_volume: list[Expr] = []
         for b, arriving in inflow.items():
             weight = sum(arriving)
             in_volume = sum(inflow_volume[b])
             if due[h] > 0.0:
                 # Deadlines hold on every path, not only on average over paths.
-                solver.Add(in_volume >= due[h] * _KBBL * weight)
-            out_weight: list[_Expr] = []
-            out_volume: list[_Expr] = []
+                solver.Add(in_volume >= due[h] * KBBL * weight)
+            out_weight: list[Expr] = []
+            out_volume: list[Expr] = []
             p = batches[b].product_code
             envs = table.envelopes[p]
             for b2 in arcs_from(b):
@@ -313,7 +332,7 @@ def solve_milp(
                     continue
                 present = {batches[i].product_code for i in range(b, b2 + 1)}
                 arc_x = []
-                arc_flow: list[_Expr] = []
+                arc_flow: list[Expr] = []
                 for k in range(n_options):
                     if b2 > b and k == 0:
                         continue  # no flow, no interface
@@ -325,14 +344,14 @@ def solve_milp(
                     key = (k, b, b2)
                     x[key] = xv
                     arc_x.append(xv)
-                    arc_flow.append(options[k].flow_bph * _KBBL * xv)
+                    arc_flow.append(options[k].flow_bph * KBBL * xv)
                     if k == 0:
                         continue
                     e = solver.NumVar(0.0, inf, f"e{h}_{k}_{b}_{b2}")
                     e_vars.append(e)
                     env = envs[k]
-                    span = (options[k].flow_max_bph - options[k].flow_bph) * _KBBL
-                    trim_kw: _Expr = 0.0
+                    span = (options[k].flow_max_bph - options[k].flow_bph) * KBBL
+                    trim_kw: Expr = 0.0
                     if span > 0.0:
                         t = solver.NumVar(0.0, span, f"t{h}_{k}_{b}_{b2}")
                         solver.Add(t <= span * xv)
@@ -345,7 +364,7 @@ def solve_milp(
                         solver.Add(cv <= hi * xv)
                         if lo > 0.0:
                             solver.Add(cv >= lo * xv)
-                        for intercept, slope in _lines_over(table.pieces[p], lo, hi):
+                        for intercept, slope in lines_over(table.pieces[p], lo, hi):
                             solver.Add(
                                 e
                                 >= (env.kw_no_dra - env.kw_friction_no_dra * (1.0 - intercept)) * xv
@@ -357,13 +376,13 @@ def solve_milp(
                 if not arc_x:
                     continue
                 taken = sum(arc_x)
-                u = solver.NumVar(0.0, end_of(b) * _KBBL, f"u{h}_{b}_{b2}")
-                arc_total: _Expr = sum(arc_flow)
+                u = solver.NumVar(0.0, end_of(b) * KBBL, f"u{h}_{b}_{b2}")
+                arc_total: Expr = sum(arc_flow)
                 # Start in b: V[h] in [start_b, end_b); end in b2: V[h+1] in [start_b2, end_b2].
-                lo_in = max(start_of(b), bounds.low_bbl[h]) * _KBBL
-                hi_in = min(end_of(b), bounds.high_bbl[h]) * _KBBL
-                lo_out = max(start_of(b2), bounds.low_bbl[h + 1]) * _KBBL
-                hi_out = min(end_of(b2), bounds.high_bbl[h + 1]) * _KBBL
+                lo_in = max(start_of(b), bounds.low_bbl[h]) * KBBL
+                hi_in = min(end_of(b), bounds.high_bbl[h]) * KBBL
+                lo_out = max(start_of(b2), bounds.low_bbl[h + 1]) * KBBL
+                hi_out = min(end_of(b2), bounds.high_bbl[h + 1]) * KBBL
                 solver.Add(u >= lo_in * taken)
                 solver.Add(u <= hi_in * taken)
                 solver.Add(u + arc_total >= lo_out * taken)
@@ -388,12 +407,12 @@ def solve_milp(
     solver.Add(volume[hours] == sum(sum(v) for v in inflow_volume.values()))
     if due[hours] > 0.0:
         for b, arriving in inflow.items():
-            solver.Add(sum(inflow_volume[b]) >= due[hours] * _KBBL * sum(arriving))
+            solver.Add(sum(inflow_volume[b]) >= due[hours] * KBBL * sum(arriving))
 
     for b, d in enumerate(inputs.deadline_hour):
         if d is not None:
-            solver.Add(volume[min(max(d, 0), hours)] >= ends[b] * _KBBL)
-    solver.Add(volume[hours] <= (inputs.total_bbl + tol_bbl) * _KBBL)
+            solver.Add(volume[min(max(d, 0), hours)] >= ends[b] * KBBL)
+    solver.Add(volume[hours] <= (inputs.total_bbl + tol_bbl) * KBBL)
 
     # Two tank trajectories bracket the real one: gallons booked at the top of each
     # option's flow range (the most DRA the hour can use) must never empty the tank,
@@ -404,8 +423,8 @@ def solve_milp(
     initial = inputs.nominations.initial_tank_gal + inputs.delivery_gal_at_hour[0]
     if initial > skid.tank_capacity_gal:
         solver.Add(solver.NumVar(0.0, 0.0, "tank_over") >= 1.0)
-    low_tank: _Expr = initial
-    high_tank: _Expr = initial
+    low_tank: Expr = initial
+    high_tank: Expr = initial
     for h in range(hours):
         delivery = inputs.delivery_gal_at_hour[h + 1]
         level = solver.NumVar(0.0, inf, f"tank_low{h}")
@@ -419,7 +438,7 @@ def solve_milp(
                 solver.Add(high_tank <= skid.tank_capacity_gal)
 
     starts = [solver.NumVar(0.0, inf, f"s{h}") for h in range(hours)]
-    previous: _Expr = float(inputs.nominations.initial_pumps_running)
+    previous: Expr = float(inputs.nominations.initial_pumps_running)
     for h in range(hours):
         solver.Add(starts[h] >= pumps[h] - previous)
         previous = pumps[h]
@@ -429,7 +448,7 @@ def solve_milp(
             <= skid.max_pump_starts_per_day
         )
 
-    objective: _Expr = sum(kwh_cost) + config.dra.price_usd_per_gal * sum(gal)
+    objective: Expr = sum(kwh_cost) + config.dra.price_usd_per_gal * sum(gal)
     demand = config.tariff.demand_charge_usd_per_kw
     if demand > 0:
         peak = solver.NumVar(0.0, inf, "peak_kW")
@@ -445,14 +464,11 @@ def solve_milp(
         "constraints": solver.NumConstraints(),
     }
     t0 = time.perf_counter()
-    if name.upper() == "HIGHS":
-        answer = _solve_highs(solver, limit_s, settings.relative_gap)
-    else:
-        answer = _solve_wrapped(solver, limit_s, settings.relative_gap)
+    answer = solve_built(solver, name, limit_s, settings.relative_gap)
     elapsed = time.perf_counter() - t0
     status = answer.status
     if status not in (PlanStatus.OPTIMAL, PlanStatus.FEASIBLE):
-        return _no_plan(status, name, elapsed, answer.time_limit_reached, **stats)
+        return no_plan(status, name, elapsed, answer.time_limit_reached, **stats)
     value = answer.values
     if relax:
         return MilpOutcome(
@@ -464,7 +480,7 @@ def solve_milp(
             relative_gap=0.0,
             solve_time_s=elapsed,
             time_limit_reached=False,
-            volume_bbl=tuple(value(v) / _KBBL for v in volume),
+            volume_bbl=tuple(value(v) / KBBL for v in volume),
             **stats,
         )
     decisions = []
@@ -475,7 +491,7 @@ def solve_milp(
         option = options[k]
         flow = option.flow_bph
         if key in trims[h]:
-            flow = min(option.flow_max_bph, flow + max(0.0, value(trims[h][key])) / _KBBL)
+            flow = min(option.flow_max_bph, flow + max(0.0, value(trims[h][key])) / KBBL)
         decisions.append(PlannedHour(flow_bph=flow, pumps_running=option.pumps, ppm=ppm))
     return MilpOutcome(
         status=status,
@@ -486,13 +502,13 @@ def solve_milp(
         relative_gap=relative_gap(answer.objective, answer.bound),
         solve_time_s=elapsed,
         time_limit_reached=answer.time_limit_reached,
-        volume_bbl=tuple(value(v) / _KBBL for v in volume),
+        volume_bbl=tuple(value(v) / KBBL for v in volume),
         **stats,
     )
 
 
 @dataclass(frozen=True)
-class _Answer:
+class Answer:
     status: PlanStatus
     objective: float
     bound: float
@@ -500,12 +516,59 @@ class _Answer:
     values: Callable[[pywraplp.Variable], float]
 
 
-def _solve_highs(solver: pywraplp.Solver, limit_s: float, gap: float) -> _Answer:
+def solve_built(solver: pywraplp.Solver, name: str, limit_s: float, gap: float) -> Answer:
+    """Solve a built model with HiGHS (through MathOpt) or the wrapper's backend."""
+    if name.upper() == "HIGHS":
+        return _solve_highs(solver, limit_s, gap)
+    return _solve_wrapped(solver, limit_s, gap)
+
+
+def mathopt_model(solver: pywraplp.Solver) -> mathopt.Model:
+    """The built model as a MathOpt model, every coefficient and bound bit for bit.
+
+    Not through MPS text: OR-Tools' MPS writer prints numbers with 6 significant
+    digits (a 136,878.5 bbl nomination became 136,879), which made feasible requests
+    "infeasible" and put the optimum of a rounded model in the plan. The variable ids
+    are the wrapper's indices."""
+    source = linear_solver_pb2.MPModelProto()
+    solver.ExportModelToProto(source)
+    proto = model_pb2.ModelProto()
+    variables = proto.variables
+    variables.ids.extend(range(len(source.variable)))
+    variables.lower_bounds.extend(v.lower_bound for v in source.variable)
+    variables.upper_bounds.extend(v.upper_bound for v in source.variable)
+    variables.integers.extend(v.is_integer for v in source.variable)
+    variables.names.extend(v.name for v in source.variable)
+    objective = proto.objective
+    objective.maximize = source.maximize
+    objective.offset = source.objective_offset
+    terms = [(i, v.objective_coefficient) for i, v in enumerate(source.variable)]
+    terms = [(i, c) for i, c in terms if c != 0.0]
+    objective.linear_coefficients.ids.extend(i for i, _ in terms)
+    objective.linear_coefficients.values.extend(c for _, c in terms)
+    rows = proto.linear_constraints
+    rows.ids.extend(range(len(source.constraint)))
+    rows.lower_bounds.extend(c.lower_bound for c in source.constraint)
+    rows.upper_bounds.extend(c.upper_bound for c in source.constraint)
+    rows.names.extend(c.name for c in source.constraint)
+    matrix = proto.linear_constraint_matrix
+    for row, constraint in enumerate(source.constraint):
+        # MathOpt wants each row's entries by column, once each.
+        entries: dict[int, float] = {}
+        for column, coefficient in zip(constraint.var_index, constraint.coefficient, strict=True):
+            entries[column] = entries.get(column, 0.0) + coefficient
+        for column in sorted(entries):
+            matrix.row_ids.append(row)
+            matrix.column_ids.append(column)
+            matrix.coefficients.append(entries[column])
+    return mathopt.Model.from_model_proto(proto)
+
+
+def _solve_highs(solver: pywraplp.Solver, limit_s: float, gap: float) -> Answer:
     """Solve with HiGHS through MathOpt, which reports HiGHS' own dual bound (the
     ``pywraplp`` wrapper answers the incumbent as the best bound, and ignores the gap
-    parameter). The model is handed over as MPS text; variables keep their names."""
-    proto = mps_converter.mps_to_model_proto(solver.ExportModelAsMpsFormat(False, False))
-    model = mathopt.Model.from_model_proto(proto)
+    parameter)."""
+    model = mathopt_model(solver)
     result = mathopt.solve(
         model,
         mathopt.SolverType.HIGHS,
@@ -522,18 +585,18 @@ def _solve_highs(solver: pywraplp.Solver, limit_s: float, gap: float) -> _Answer
         mathopt.TerminationReason.NO_SOLUTION_FOUND: PlanStatus.NO_SOLUTION,
     }.get(reason, PlanStatus.ERROR)
     if status not in (PlanStatus.OPTIMAL, PlanStatus.FEASIBLE):
-        return _Answer(status, math.nan, math.nan, hit_time, lambda v: math.nan)
-    by_name = {v.name: val for v, val in result.variable_values().items()}
-    return _Answer(
+        return Answer(status, math.nan, math.nan, hit_time, lambda v: math.nan)
+    by_index = {v.id: val for v, val in result.variable_values().items()}
+    return Answer(
         status,
         result.objective_value(),
         result.termination.objective_bounds.dual_bound,
         hit_time,
-        lambda v: by_name[v.name()],
+        lambda v: by_index[v.index()],
     )
 
 
-def _solve_wrapped(solver: pywraplp.Solver, limit_s: float, gap: float) -> _Answer:
+def _solve_wrapped(solver: pywraplp.Solver, limit_s: float, gap: float) -> Answer:
     """Solve with the wrapper's own backend (CBC, SCIP)."""
     solver.SetTimeLimit(max(1, int(limit_s * 1000)))
     params = pywraplp.MPSolverParameters()
@@ -543,8 +606,8 @@ def _solve_wrapped(solver: pywraplp.Solver, limit_s: float, gap: float) -> _Answ
     status = _status(code)
     hit_time = code != pywraplp.Solver.OPTIMAL and time.perf_counter() - t0 >= limit_s * 0.98
     if status not in (PlanStatus.OPTIMAL, PlanStatus.FEASIBLE):
-        return _Answer(status, math.nan, math.nan, hit_time, lambda v: math.nan)
-    return _Answer(
+        return Answer(status, math.nan, math.nan, hit_time, lambda v: math.nan)
+    return Answer(
         status,
         solver.Objective().Value(),
         solver.Objective().BestBound(),

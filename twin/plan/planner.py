@@ -6,11 +6,13 @@ constraint (a batch that cannot be pumped by its deadline under MAOP, say), and 
 rows. Every plan it returns has been recomputed by the independent checker; the
 costs, savings and per-hour figures reported are the checker's.
 
-Solving: the full MILP gets most of the time limit. Should it end without a feasible
-point, the rest goes to the same MILP with the cumulative volume held within windows
-around the LP relaxation's trajectory, and the gap is then measured against the LP
-relaxation of the full model, a valid lower bound: the reported gap is never the
-restricted model's.
+Solving: the full MILP, as the block model of :mod:`twin.plan.block_model` (the
+per-hour model with interchangeable hours counted; same optimum, proved in its
+docstring and tested), gets most of the time limit. Should it end without a feasible
+point, the rest goes to the per-hour MILP with the cumulative volume held within
+windows around the LP relaxation's trajectory, and the gap is then measured against
+the LP relaxation of the full model, a valid lower bound: the reported gap is never
+the restricted model's.
 """
 
 from __future__ import annotations
@@ -25,12 +27,13 @@ from schemas.site_config import SiteConfig
 from twin import dra
 from twin.plan.baselines import operator_rule_plan
 from twin.plan.batches import batches_in_interval
-from twin.plan.checker import CheckReport, check_plan
+from twin.plan.block_model import solve_blocks
+from twin.plan.checker import CheckReport, PlannedHour, check_plan
 from twin.plan.inputs import Nominations, PlanInputs, PlanSettings, resolve_inputs
 from twin.plan.model import MilpOutcome, VolumeBounds, relative_gap, solve_milp
 from twin.plan.operating_table import OperatingTable, build_table
 
-__all__ = ["PlanResult", "make_plan"]
+__all__ = ["PlanResult", "check_against_table", "make_plan", "plan_table"]
 
 _WINDOW_BBL = 30_000.0
 """Half-width of the first volume window around the LP trajectory in the fallback;
@@ -46,6 +49,33 @@ class PlanResult:
     summary: PlanSummary
     check: CheckReport | None
     inputs: PlanInputs
+
+
+def plan_table(
+    config: SiteConfig, nominations: Nominations, settings: PlanSettings
+) -> OperatingTable:
+    """The operating table a plan of ``settings`` is built on (options, envelopes, DR
+    pieces), for the products of ``nominations``."""
+    return build_table(
+        config,
+        nominations.skid_id,
+        {b.product_code for b in nominations.batches},
+        nominations.temperature_degf,
+        settings.flow_levels,
+        settings.ppm_pieces,
+        settings.start,
+        continuous_flow=settings.continuous_flow,
+    )
+
+
+def check_against_table(
+    inputs: PlanInputs, table: OperatingTable, plan: list[PlannedHour]
+) -> CheckReport:
+    """The independent check of a plan made on ``table``: with discrete flows the last
+    batch may overrun the nominations by one flow step (a plan cannot stop part-way
+    through an hour's flow level), with continuous flows by nothing. The one
+    definition of that tolerance, for the planner and the pipeline's check step."""
+    return check_plan(inputs, plan, volume_tolerance_bbl=table.flow_step_bph)
 
 
 def _precheck(inputs: PlanInputs, table: OperatingTable) -> str | None:
@@ -97,7 +127,7 @@ def _solve(
     share = inputs.settings.full_model_time_share
     full = None
     if share > 0.0:
-        full = solve_milp(inputs, table, time_limit_s=limit * share, allow_dra=allow_dra)
+        full = solve_blocks(inputs, table, time_limit_s=limit * share, allow_dra=allow_dra)
         if full.decisions is not None or full.status == PlanStatus.INFEASIBLE or left() < 1.0:
             return full
     lp = solve_milp(inputs, table, relax=True, allow_dra=allow_dra, time_limit_s=left())
@@ -184,7 +214,7 @@ def _diagnose(inputs: PlanInputs, table: OperatingTable) -> str:
     ]
     for what, trial_config, trial_nominations in trials:
         trial = resolve_inputs(trial_config, trial_nominations, quick)
-        if solve_milp(trial, table).decisions is not None:
+        if solve_blocks(trial, table).decisions is not None:
             return f"infeasible: the deadlines cannot be met within {what}"
     return (
         "infeasible: the deadlines cannot all be met together under MAOP with the pump "
@@ -267,17 +297,7 @@ def make_plan(
     plan_id = (
         settings.plan_id or f"{nominations.skid_id}-{created:%Y%m%dT%H%M%SZ}-{uuid.uuid4().hex[:6]}"
     )
-    products = {b.product_code for b in nominations.batches}
-    table = build_table(
-        config,
-        nominations.skid_id,
-        products,
-        nominations.temperature_degf,
-        settings.flow_levels,
-        settings.ppm_pieces,
-        settings.start,
-        continuous_flow=settings.continuous_flow,
-    )
+    table = plan_table(config, nominations, settings)
     base = {
         "plan_id": plan_id,
         "skid_id": nominations.skid_id,
@@ -298,7 +318,7 @@ def make_plan(
     operator = operator_rule_plan(inputs)
     operator_report = check_plan(inputs, operator) if operator is not None else None
     if outcome.decisions is not None:
-        report = check_plan(inputs, outcome.decisions, volume_tolerance_bbl=table.flow_step_bph)
+        report = check_against_table(inputs, table, outcome.decisions)
         message = (
             "plan passes the independent check"
             if report.passed
@@ -322,7 +342,7 @@ def make_plan(
     operator_cost = operator_report.total_cost_usd if operator_report is not None else None
     no_dra = _solve(inputs, table, allow_dra=False, limit=settings.time_limit_s / 2.0)
     no_dra_cost = (
-        check_plan(inputs, no_dra.decisions).total_cost_usd
+        check_against_table(inputs, table, no_dra.decisions).total_cost_usd
         if no_dra.decisions is not None
         else None
     )

@@ -9,7 +9,8 @@ from vertex.components._image import BASE_IMAGE
 @dsl.component(base_image=BASE_IMAGE, packages_to_install=[], install_kfp_package=False)
 def check_plan(plan: Input[Dataset], checked: Output[Dataset]) -> int:
     """Recompute the plan rows with :func:`twin.plan.checker.check_plan` (its own code
-    path: it reads only flow, pumps and ppm per hour) and record the verdict.
+    path: it reads only flow, pumps and ppm per hour), with the planner's volume
+    tolerance (:func:`twin.plan.planner.check_against_table`), and record the verdict.
 
     Args:
         plan: from ``optimise_plan``.
@@ -26,20 +27,22 @@ def check_plan(plan: Input[Dataset], checked: Output[Dataset]) -> int:
 
     from schemas.site_config import load_site_config
     from twin.plan.checker import PlannedHour
-    from twin.plan.checker import check_plan as check
     from twin.plan.inputs import Nominations, PlanSettings, resolve_inputs
+    from twin.plan.planner import check_against_table, plan_table
 
     with open(plan.path, encoding="utf-8") as f:
         doc = json.load(f)
     req = doc["request"]
     if doc["rows"]:
-        inputs = resolve_inputs(
-            load_site_config(req["config_path"]),
-            Nominations.model_validate(req["nominations"]),
-            PlanSettings(start=datetime.fromisoformat(req["start"]), hours=req["hours"]),
-        )
-        report = check(
+        config = load_site_config(req["config_path"])
+        nominations = Nominations.model_validate(req["nominations"])
+        # The settings optimise_plan planned with: the same table, so the same
+        # volume tolerance as the planner's own check.
+        settings = PlanSettings(start=datetime.fromisoformat(req["start"]), hours=req["hours"])
+        inputs = resolve_inputs(config, nominations, settings)
+        report = check_against_table(
             inputs,
+            plan_table(config, nominations, settings),
             [
                 PlannedHour(r["line_flow_bph"], r["pumps_running"], r["dra_ppm"])
                 for r in doc["rows"]
