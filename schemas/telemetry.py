@@ -29,7 +29,11 @@ class TelemetryReading(Record):
 
     skid_id: SkidId
     source_ts: UtcDatetime = Field(description="RTU sample time, timezone-aware (UTC)")
-    seq: int = Field(ge=0, description="Per-skid sequence number from the RTU")
+    seq: int = Field(
+        ge=0,
+        le=2**63 - 1,  # the INT64 column it lands in (BigQuery, DuckDB)
+        description="Per-skid sequence number from the RTU",
+    )
     product_code: str | None = Field(
         default=None, max_length=32, description="Product at the injection point"
     )

@@ -41,6 +41,7 @@ def test_offset_timestamps_are_normalised_to_utc() -> None:
         ({"line_flow_bph": -9999.0}, "line_flow_bph"),  # sentinel
         ({"discharge_psig": -9999}, "discharge_psig"),
         ({"seq": -1}, "seq"),
+        ({"seq": 2**63}, "seq"),  # fits no INT64 column
         ({"pumps_running": "three"}, "pumps_running"),
         ({"line_flow_bph": float("nan")}, "line_flow_bph"),
         ({"flow": 1.0}, "flow"),  # unknown field: a typo must not pass silently
