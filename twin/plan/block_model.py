@@ -49,9 +49,11 @@ from twin.plan.checker import PlannedHour
 from twin.plan.inputs import PlanInputs
 from twin.plan.model import (
     KBBL,
+    BatchLine,
     Expr,
     MilpOutcome,
     lines_over,
+    new_solver,
     no_plan,
     product_ranges,
     relative_gap,
@@ -212,10 +214,7 @@ def solve_blocks(
         ValueError: OR-Tools has no solver of that name.
     """
     settings = inputs.settings
-    name = solver_name or settings.solver
-    solver = pywraplp.Solver.CreateSolver(name)
-    if solver is None:
-        raise ValueError(f"OR-Tools has no solver {name!r} here")
+    solver, name = new_solver(inputs, solver_name)
     skid = inputs.config.skid(inputs.skid_id)
     options = table.options
     n_options = len(options)
@@ -231,27 +230,8 @@ def solve_blocks(
     bounds = volume_bounds(inputs, max_flow, tol_bbl)
     blocks = blocks_of(inputs)
 
-    def start_of(b: int) -> float:
-        return inputs.batch_start_bbl(b)
-
-    def end_of(b: int) -> float:
-        return ends[b] + (tol_bbl if b == n_batches - 1 else 0.0)
-
-    def passages_from(b: int) -> list[int]:
-        """Batches a passage hour can end in from b (as the per-hour model's arcs)."""
-        out = []
-        passed = 0.0
-        for nxt in range(b + 1, n_batches):
-            out.append(nxt)
-            passed += batches[nxt].volume_bbl
-            if passed >= table.max_flow_bph:
-                break
-        return out
-
-    def state_possible(h: int, b: int) -> bool:
-        return start_of(b) <= bounds.high_bbl[h] and (
-            end_of(b) > bounds.low_bbl[h] or b == n_batches - 1
-        )
+    line = BatchLine(inputs, table, bounds)
+    start_of, end_of, state_possible = line.start_bbl, line.end_bbl, line.possible
 
     def counts_for(
         label: str, present: list[int], hours_max: int, first_option: int
@@ -393,7 +373,7 @@ def solve_blocks(
                 out_time.append(length * stay)
                 next_inflow.setdefault(b, []).append(stay)
                 next_volume.setdefault(b, []).append(u)
-            for b2 in passages_from(b):
+            for b2 in line.passed_from(b):
                 if start_of(b2) > bounds.high_bbl[h1]:
                     break
                 counts2, flow2, kwh2, g_top2, g_low2 = counts_for(

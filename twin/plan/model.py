@@ -50,11 +50,13 @@ from twin.plan.operating_table import DrPieces, OperatingTable
 __all__ = [
     "KBBL",
     "Answer",
+    "BatchLine",
     "Expr",
     "MilpOutcome",
     "VolumeBounds",
     "lines_over",
     "mathopt_model",
+    "new_solver",
     "no_plan",
     "product_ranges",
     "relative_gap",
@@ -205,6 +207,58 @@ def product_ranges(
     return ranges, max_flow
 
 
+def new_solver(inputs: PlanInputs, solver_name: str | None) -> tuple[pywraplp.Solver, str]:
+    """An empty model on the named solver (the settings' when none is named).
+
+    Raises:
+        ValueError: OR-Tools has no solver of that name.
+    """
+    name = solver_name or inputs.settings.solver
+    solver = pywraplp.Solver.CreateSolver(name)
+    if solver is None:
+        raise ValueError(f"OR-Tools has no solver {name!r} here")
+    return solver, name
+
+
+@dataclass(frozen=True)
+class BatchLine:
+    """The batches on the cumulative volume, as both models track them: batch ``b``
+    lies in ``[start_bbl(b), end_bbl(b))`` (the last one also takes the volume
+    tolerance beyond the nominations), and batch ``b`` can be at the injection point
+    at the start of hour ``h`` only if that overlaps the hour's volume window."""
+
+    inputs: PlanInputs
+    table: OperatingTable
+    bounds: VolumeBounds
+
+    def start_bbl(self, b: int) -> float:
+        return self.inputs.batch_start_bbl(b)
+
+    def end_bbl(self, b: int) -> float:
+        ends = self.inputs.batch_end_bbl
+        return ends[b] + (self.table.flow_step_bph if b == len(ends) - 1 else 0.0)
+
+    def passed_from(self, b: int) -> list[int]:
+        """The later batches an hour that starts in ``b`` can end in: each one
+        reachable by passing whole batches smaller than an hour's top flow."""
+        batches = self.inputs.batches
+        out = []
+        passed = 0.0
+        for nxt in range(b + 1, len(batches)):
+            out.append(nxt)
+            passed += batches[nxt].volume_bbl
+            if passed >= self.table.max_flow_bph:
+                break
+        return out
+
+    def possible(self, h: int, b: int) -> bool:
+        """Batch ``b`` can be at the injection point when hour ``h`` starts."""
+        last = len(self.inputs.batches) - 1
+        return self.start_bbl(b) <= self.bounds.high_bbl[h] and (
+            self.end_bbl(b) > self.bounds.low_bbl[h] or b == last
+        )
+
+
 def solve_milp(
     inputs: PlanInputs,
     table: OperatingTable,
@@ -227,18 +281,13 @@ def solve_milp(
         ValueError: OR-Tools has no solver of that name.
     """
     settings = inputs.settings
-    name = solver_name or settings.solver
-    solver = pywraplp.Solver.CreateSolver(name)
-
-    if solver is None:
-        raise ValueError(f"OR-Tools has no solver {name!r} here")
+    solver, name = new_solver(inputs, solver_name)
     config = inputs.config
     skid = config.skid(inputs.skid_id)
     options = table.options
     n_options = len(options)
     hours = inputs.hours
     batches = inputs.batches
-    n_batches = len(batches)
     ends = inputs.batch_end_bbl
     inf = solver.infinity()
     tol_bbl = table.flow_step_bph
@@ -260,35 +309,13 @@ def solve_milp(
     def binary(label: str) -> pywraplp.Variable:
         return solver.NumVar(0.0, 1.0, label) if relax else solver.BoolVar(label)
 
-    def start_of(b: int) -> float:
-        return inputs.batch_start_bbl(b)
-
-    def end_of(b: int) -> float:
-        return ends[b] + (tol_bbl if b == n_batches - 1 else 0.0)
-
-    top_flow = table.max_flow_bph
-
-    def arcs_from(b: int) -> list[int]:
-        """Batches the hour can end in when it starts in b: b itself, and each later
-        batch reachable by passing whole batches smaller than an hour's top flow."""
-        out = [b]
-        passed = 0.0
-        for nxt in range(b + 1, n_batches):
-            out.append(nxt)
-            passed += batches[nxt].volume_bbl
-            if passed >= top_flow:
-                break
-        return out
-
     # States (h, b): batch b at the injection point at the start of hour h. Arcs
     # (h, b, b2): the hour starts in b and ends in b2 >= b. Every option is chosen per
     # arc (x[h, k, b, b2]), so along any path of arcs the product, the cumulative
     # volume (carried per arc as u) and the option agree: the LP relaxation can mix
     # whole schedules but not a product with a volume that contradicts it.
-    def state_possible(h: int, b: int) -> bool:
-        return start_of(b) <= bounds.high_bbl[h] and (
-            end_of(b) > bounds.low_bbl[h] or b == n_batches - 1
-        )
+    line = BatchLine(inputs, table, bounds)
+    start_of, end_of = line.start_bbl, line.end_bbl
 
     due = [0.0] * (hours + 1)
     for b, d in enumerate(inputs.deadline_hour):
@@ -327,8 +354,8 @@ def solve_milp(
             out_volume: list[Expr] = []
             p = batches[b].product_code
             envs = table.envelopes[p]
-            for b2 in arcs_from(b):
-                if not state_possible(h + 1, b2):
+            for b2 in [b, *line.passed_from(b)]:
+                if not line.possible(h + 1, b2):
                     continue
                 present = {batches[i].product_code for i in range(b, b2 + 1)}
                 arc_x = []
