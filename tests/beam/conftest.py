@@ -7,10 +7,13 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from apache_beam.options.pipeline_options import PipelineOptions, StandardOptions
+from apache_beam.runners.runner import PipelineResult, PipelineState
 from pydantic import ValidationError
 
+from beam.pipeline import run
 from schemas.site_config import SiteConfig
 from schemas.telemetry import TelemetryReading
+from tests.conftest import REFERENCE_CONFIG
 from twin.simulator import FaultKind, FaultSpec, SimulatedMessage, SimulationSpec, simulate
 
 T0 = datetime(2026, 7, 1, 12, 0, tzinfo=UTC)
@@ -79,3 +82,19 @@ def simulate_transport_faults(
         faults=faults,
     )
     return simulate(config, spec).messages
+
+
+def run_backfill(source: str, url: str, *extra: str) -> PipelineResult:
+    """``dra-twin backfill``'s pipeline from ``source`` into the warehouse at ``url``
+    on the FnApiRunner, run to success."""
+    result = run(
+        [
+            f"--config={REFERENCE_CONFIG}",
+            f"--input={source}",
+            f"--warehouse={url}",
+            "--runner=FnApiRunner",
+            *extra,
+        ]
+    )
+    assert result.wait_until_finish() == PipelineState.DONE
+    return result

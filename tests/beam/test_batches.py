@@ -78,11 +78,12 @@ def _messages() -> list[PubsubMessage]:
     ]
 
 
-def test_batch_parse_gives_the_per_message_records() -> None:
-    messages = _messages()
+def _assert_batch_parses_as_its_messages(batch: MessageBatch) -> RowBatch:
+    """The batch path's readings, raw rows and dead letters are what each message
+    gives through the per-message (streaming) path; returns the raw rows."""
     one = ParseReadingFn(65_536)
     expected_readings, expected_raw, expected_dead = [], [], []
-    for out in (x for m in messages for x in one.process(m)):
+    for out in (x for i in range(len(batch)) for x in one.process(batch.message(i))):
         if isinstance(out, TaggedOutput) and out.tag == TAG_RAW:
             expected_raw.append(_fields(out.value.value))
         elif isinstance(out, TaggedOutput):
@@ -90,7 +91,6 @@ def test_batch_parse_gives_the_per_message_records() -> None:
         else:
             expected_readings.append(out.value)
 
-    batch = MessageBatch([bytes(m.data) for m in messages], messages)
     outputs = list(ParseBatchFn(65_536).process(batch))
     (columns,) = [o for o in outputs if isinstance(o, ReadingBatch)]
     (raw,) = [o.value for o in outputs if isinstance(o, TaggedOutput) and o.tag == TAG_RAW]
@@ -100,6 +100,12 @@ def test_batch_parse_gives_the_per_message_records() -> None:
     assert columns.readings() == expected_readings
     assert [_fields(r) for r in raw.records()] == expected_raw
     assert sorted(map(repr, map(_fields, dead))) == sorted(map(repr, expected_dead))
+    return raw
+
+
+def test_batch_parse_gives_the_per_message_records() -> None:
+    messages = _messages()
+    _assert_batch_parses_as_its_messages(MessageBatch([bytes(m.data) for m in messages], messages))
 
 
 _BASE = {
@@ -322,26 +328,7 @@ def _replayed_rows() -> pa.Table:
 def test_replayed_rows_parse_as_their_messages() -> None:
     """A replayed batch gives what each of its rows gives as a single message (the
     streaming path), and the raw rows keep the replayed ids, times and attributes."""
-    batch = batch_of_table(_replayed_rows())
-    one = ParseReadingFn(65_536)
-    expected_readings, expected_raw, expected_dead = [], [], []
-    for out in (x for i in range(len(batch)) for x in one.process(batch.message(i))):
-        if isinstance(out, TaggedOutput) and out.tag == TAG_RAW:
-            expected_raw.append(_fields(out.value.value))
-        elif isinstance(out, TaggedOutput):
-            expected_dead.append(_fields(out.value))
-        else:
-            expected_readings.append(out.value)
-
-    outputs = list(ParseBatchFn(65_536).process(batch))
-    (columns,) = [o for o in outputs if isinstance(o, ReadingBatch)]
-    (raw,) = [o.value for o in outputs if isinstance(o, TaggedOutput) and o.tag == TAG_RAW]
-    dead = [o.value for o in outputs if isinstance(o, TaggedOutput) and o.tag == TAG_DEAD_LETTER]
-
-    assert len(expected_dead) == 10 and len(expected_readings) == 13
-    assert columns.readings() == expected_readings
-    assert [_fields(r) for r in raw.records()] == expected_raw
-    assert sorted(map(repr, map(_fields, dead))) == sorted(map(repr, expected_dead))
+    raw = _assert_batch_parses_as_its_messages(batch_of_table(_replayed_rows()))
     rows = _replayed_rows().to_pylist()
     kept = {(r.message_id, r.publish_ts, r.attributes_json) for r in raw.records()}
     assert kept == {

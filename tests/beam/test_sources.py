@@ -17,19 +17,18 @@ import pytest
 from apache_beam.io.gcp.bigquery import ReadFromBigQuery
 from apache_beam.io.gcp.pubsub import PubsubMessage
 from apache_beam.options.pipeline_options import PipelineOptions
-from apache_beam.runners.runner import PipelineState
 from apache_beam.testing.test_pipeline import TestPipeline
 from apache_beam.testing.util import assert_that, equal_to
 
 from beam.batches import MessageBatch
 from beam.counts import job_counts
 from beam.options import validate_options
-from beam.pipeline import build_pipeline, run, write_outputs
+from beam.pipeline import build_pipeline, write_outputs
 from beam.replay import REPLAYED_COLUMNS, batch_of_table
 from beam.sources import InputError, RowDictsToBatches, _ReadDuckDBFn
 from bridge.attributes import rfc3339_utc
 from schemas.site_config import SiteConfig
-from tests.beam.conftest import simulate_transport_faults
+from tests.beam.conftest import run_backfill, simulate_transport_faults
 from tests.conftest import REFERENCE_CONFIG
 from twin.simulator import FaultKind
 from warehouse import open_warehouse
@@ -80,20 +79,6 @@ def first_run(site_config: SiteConfig, tmp_path_factory: Any) -> str:
     return url
 
 
-def _backfill(source: str, url: str, *extra: str) -> Any:
-    result = run(
-        [
-            f"--config={REFERENCE_CONFIG}",
-            f"--input={source}",
-            f"--warehouse={url}",
-            "--runner=FnApiRunner",
-            *extra,
-        ]
-    )
-    assert result.wait_until_finish() == PipelineState.DONE
-    return result
-
-
 def _export_parquet(url: str, path: Path, where: str = "TRUE") -> None:
     """``raw_readings`` to Parquet as BigQuery exports it (TIMESTAMP as UTC-adjusted
     microseconds, STRING as UTF-8), in small row groups."""
@@ -119,7 +104,7 @@ def test_replaying_the_duckdb_warehouse_writes_its_rows(
     """Read in 37-minute chunks (not a day) so batches span the chunks they come from."""
     monkeypatch.setattr("beam.sources._DUCKDB_CHUNK", timedelta(minutes=37))
     url = f"duckdb:///{tmp_path}/replayed.duckdb"
-    counts = job_counts(_backfill(first_run, url))
+    counts = job_counts(run_backfill(first_run, url))
     (raw,) = open_warehouse(first_run).query("SELECT COUNT(*) AS n FROM raw_readings")
     assert counts.readings_in == raw["n"] and counts.dead_letters == 0
     _assert_same_rows(first_run, url)
@@ -131,7 +116,7 @@ def test_replaying_a_parquet_export_writes_its_rows(first_run: str, tmp_path: Pa
     _export_parquet(first_run, export / "part-0.parquet", "source_ts < '2026-07-02'")
     _export_parquet(first_run, export / "part-1.parquet", "source_ts >= '2026-07-02'")
     url = f"duckdb:///{tmp_path}/replayed.duckdb"
-    _backfill(f"{export}/*.parquet", url)
+    run_backfill(f"{export}/*.parquet", url)
     _assert_same_rows(first_run, url)
 
 
@@ -157,7 +142,7 @@ def test_a_time_range_selects_the_same_readings_from_every_source(
     url = f"duckdb:///{tmp_path}/range.duckdb"
     prefix = "duckdb://" if kind == "duckdb" else ""
     counts = job_counts(
-        _backfill(
+        run_backfill(
             f"{prefix}{source}", url, f"--start={start.isoformat()}", f"--end={end.isoformat()}"
         )
     )
@@ -194,7 +179,7 @@ def test_a_parquet_file_of_another_layout_is_refused_before_the_job(tmp_path: Pa
         match=r"b\.parquet is not a raw_readings export: missing "
         r"column 'attributes_json' \(has payload, message_id, publish_ts\)",
     ):
-        _backfill(f"{tmp_path}/*.parquet", url)
+        run_backfill(f"{tmp_path}/*.parquet", url)
     pq.write_table(
         pa.table(
             {"payload": ["{}"], "message_id": ["m"], "publish_ts": ["x"], "attributes_json": ["{}"]}
@@ -202,18 +187,18 @@ def test_a_parquet_file_of_another_layout_is_refused_before_the_job(tmp_path: Pa
         tmp_path / "b.parquet",
     )
     with pytest.raises(InputError, match="column 'publish_ts' is string, expected a timestamp"):
-        _backfill(f"{tmp_path}/*.parquet", url)
+        run_backfill(f"{tmp_path}/*.parquet", url)
     (tmp_path / "a.parquet").write_bytes(b"not parquet at all")
     with pytest.raises(InputError, match=r"a\.parquet is not a readable Parquet file"):
-        _backfill(f"{tmp_path}/*.parquet", url)
+        run_backfill(f"{tmp_path}/*.parquet", url)
     assert not (tmp_path / "wh.duckdb").exists()
 
 
 def test_bad_warehouse_inputs_are_refused(first_run: str, tmp_path: Path) -> None:
     with pytest.raises(InputError, match="no such warehouse file"):
-        _backfill(f"duckdb:///{tmp_path}/none.duckdb", f"duckdb:///{tmp_path}/wh.duckdb")
+        run_backfill(f"duckdb:///{tmp_path}/none.duckdb", f"duckdb:///{tmp_path}/wh.duckdb")
     with pytest.raises(InputError, match="replaying a warehouse into itself"):
-        _backfill(first_run, first_run)
+        run_backfill(first_run, first_run)
     base = [f"--config={REFERENCE_CONFIG}", "--warehouse=duckdb:///x.duckdb"]
     with pytest.raises(ValueError, match="expected bigquery://PROJECT/DATASET"):
         validate_options(PipelineOptions([*base, "--input=bigquery://project-only"]))

@@ -22,7 +22,7 @@ from beam.pipeline import run
 from bridge.attributes import ATTR_TS, rfc3339_utc
 from cli.local_services import PubSubEmulator
 from schemas.site_config import SiteConfig
-from tests.beam.conftest import is_valid_reading, simulate_transport_faults
+from tests.beam.conftest import is_valid_reading, run_backfill, simulate_transport_faults
 from tests.conftest import REFERENCE_CONFIG
 from twin.simulator import FaultKind
 from warehouse import open_warehouse
@@ -196,15 +196,7 @@ def test_backfill_writes_the_rows_the_stream_wrote(
     readings = tmp_path / "readings.jsonl"
     readings.write_bytes(b"".join(m.payload + b"\n" for m in messages))
     url = f"duckdb:///{tmp_path}/backfill.duckdb"
-    result = run(
-        [
-            f"--config={REFERENCE_CONFIG}",
-            f"--input={readings}",
-            f"--warehouse={url}",
-            "--runner=FnApiRunner",
-        ]
-    )
-    assert result.wait_until_finish() == PipelineState.DONE
+    run_backfill(str(readings), url)
     end = start + timedelta(minutes=MINUTES)
     sql = f"SELECT {_COMPARED} FROM spine_latest WHERE grid_ts < @end ORDER BY grid_ts"
     streamed_rows = open_warehouse(streamed).query(sql, {"end": end})
@@ -227,15 +219,7 @@ def test_replaying_the_streamed_warehouse_writes_its_rows(
     publish time and attributes."""
     start, _ = simulated
     url = f"duckdb:///{tmp_path}/replayed.duckdb"
-    result = run(
-        [
-            f"--config={REFERENCE_CONFIG}",
-            f"--input={streamed}",
-            f"--warehouse={url}",
-            "--runner=FnApiRunner",
-        ]
-    )
-    assert result.wait_until_finish() == PipelineState.DONE
+    run_backfill(streamed, url)
     end = start + timedelta(minutes=MINUTES)
     sql = f"SELECT {_COMPARED} FROM spine_latest WHERE grid_ts < @end ORDER BY grid_ts"
     replayed_rows = open_warehouse(url).query(sql, {"end": end})
