@@ -22,7 +22,14 @@ from schemas.site_config import SiteConfig
 from twin import dra
 from twin.plan.baselines import operator_rule_plan
 from twin.plan.batches import batch_at, batches_in_interval
-from twin.plan.inputs import Batch, Nominations, PlanSettings, load_nominations, resolve_inputs
+from twin.plan.inputs import (
+    Batch,
+    Nominations,
+    PlanInputs,
+    PlanSettings,
+    load_nominations,
+    resolve_inputs,
+)
 from twin.plan.model import solve_milp
 from twin.plan.operating_table import OperatingTable, build_table
 from twin.plan.planner import make_plan
@@ -114,6 +121,17 @@ def _dp_optimum(
     return min(states.values(), default=None)
 
 
+def _small_instance(
+    config: SiteConfig, nominations: Nominations, hours: int
+) -> tuple[OperatingTable, PlanInputs]:
+    """A few hours on coarse discrete levels (4 flows, 3 ppm), solved to a zero gap:
+    small enough for the dynamic programme."""
+    products = {b.product_code for b in nominations.batches}
+    table = build_table(config, "ATL-01", products, 60.0, 4, 3, START, continuous_flow=False)
+    settings = PlanSettings(start=START, hours=hours, relative_gap=0.0, time_limit_s=60.0)
+    return table, resolve_inputs(config, nominations, settings)
+
+
 @pytest.mark.parametrize(
     ("batches", "hours"),
     [
@@ -123,14 +141,7 @@ def _dp_optimum(
 )
 def test_milp_cost_equals_dynamic_programme(site_config: SiteConfig, batches, hours) -> None:
     nominations = _nominations(batches)
-    table = build_table(
-        site_config, "ATL-01", {b[0] for b in batches}, 60.0, 4, 3, START, continuous_flow=False
-    )
-    inputs = resolve_inputs(
-        site_config,
-        nominations,
-        PlanSettings(start=START, hours=hours, relative_gap=0.0, time_limit_s=60.0),
-    )
+    table, inputs = _small_instance(site_config, nominations, hours)
     outcome = solve_milp(inputs, table)
     expected = _dp_optimum(site_config, nominations, hours, table)
     assert expected is not None

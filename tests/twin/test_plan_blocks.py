@@ -18,7 +18,7 @@ from ortools.linear_solver import pywraplp
 
 from schemas.plan import PlanStatus
 from schemas.site_config import SiteConfig
-from tests.twin.test_plan import START, _dp_optimum, _nominations
+from tests.twin.test_plan import START, _dp_optimum, _nominations, _small_instance
 from twin.plan.block_model import blocks_of, order_hours, solve_blocks
 from twin.plan.checker import PlannedHour
 from twin.plan.inputs import (
@@ -56,14 +56,7 @@ def test_block_optimum_equals_dynamic_programme_and_per_hour_milp(
 ) -> None:
     config = _with_starts_limit(site_config, starts_limit)
     nominations = _nominations(batches).model_copy(update={"initial_pumps_running": initial_pumps})
-    table = build_table(
-        config, "ATL-01", {b[0] for b in batches}, 60.0, 4, 3, START, continuous_flow=False
-    )
-    inputs = resolve_inputs(
-        config,
-        nominations,
-        PlanSettings(start=START, hours=hours, relative_gap=0.0, time_limit_s=60.0),
-    )
+    table, inputs = _small_instance(config, nominations, hours)
     # Noon to 19:00 EDT: a 2-hour shoulder block, then on-peak hours counted together.
     assert any(h1 - h0 > 1 for h0, h1 in blocks_of(inputs))
     expected = _dp_optimum(config, nominations, hours, table)
