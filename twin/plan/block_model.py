@@ -52,7 +52,7 @@ from twin.plan.model import (
     BatchLine,
     Expr,
     MilpOutcome,
-    lines_over,
+    add_dr_lines,
     new_solver,
     no_plan,
     product_ranges,
@@ -278,13 +278,7 @@ def solve_blocks(
                 solver.Add(c <= hi * y)
                 if lo > 0.0:
                     solver.Add(c >= lo * y)
-                for intercept, slope in lines_over(table.pieces[p], lo, hi):
-                    solver.Add(
-                        e
-                        >= (env.kw_no_dra - env.kw_friction_no_dra * (1.0 - intercept)) * y
-                        + env.kw_friction_no_dra * slope * c
-                        + trim_kw
-                    )
+                add_dr_lines(solver, e, env, table.pieces[p], (lo, hi), y, c, trim_kw)
                 gal_top.append(gph_top[k] * c)
                 gal_bottom.append(gph_low[k] * c)
             else:

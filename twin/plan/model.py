@@ -45,7 +45,7 @@ from schemas.plan import PlanStatus
 from twin import dra
 from twin.plan.checker import PlannedHour
 from twin.plan.inputs import PlanInputs
-from twin.plan.operating_table import DrPieces, OperatingTable
+from twin.plan.operating_table import DrPieces, OperatingTable, ProductEnvelope
 
 __all__ = [
     "KBBL",
@@ -54,6 +54,7 @@ __all__ = [
     "Expr",
     "MilpOutcome",
     "VolumeBounds",
+    "add_dr_lines",
     "lines_over",
     "mathopt_model",
     "new_solver",
@@ -187,6 +188,29 @@ def lines_over(pieces: DrPieces, lo_ppm: float, hi_ppm: float) -> list[tuple[flo
     option's ppm interval the other lines are never the maximum."""
     bp = pieces.breakpoints_ppm
     return [line for i, line in enumerate(pieces.lines) if bp[i] <= hi_ppm and bp[i + 1] >= lo_ppm]
+
+
+def add_dr_lines(
+    solver: pywraplp.Solver,
+    kw: pywraplp.Variable,
+    env: ProductEnvelope,
+    pieces: DrPieces,
+    ppm_range: tuple[float, float],
+    chosen: Expr,
+    ppm: Expr,
+    trim_kw: Expr,
+) -> None:
+    """``kw`` above every secant line of the product's drag reduction over the ppm
+    range: with ``chosen`` hours (a binary, or a block's count) at ``ppm`` ppm-hours,
+    the friction part of the no-DRA power shrinks by the linearised DR."""
+    lo, hi = ppm_range
+    for intercept, slope in lines_over(pieces, lo, hi):
+        solver.Add(
+            kw
+            >= (env.kw_no_dra - env.kw_friction_no_dra * (1.0 - intercept)) * chosen
+            + env.kw_friction_no_dra * slope * ppm
+            + trim_kw
+        )
 
 
 def product_ranges(
@@ -391,13 +415,7 @@ def solve_milp(
                         solver.Add(cv <= hi * xv)
                         if lo > 0.0:
                             solver.Add(cv >= lo * xv)
-                        for intercept, slope in lines_over(table.pieces[p], lo, hi):
-                            solver.Add(
-                                e
-                                >= (env.kw_no_dra - env.kw_friction_no_dra * (1.0 - intercept)) * xv
-                                + env.kw_friction_no_dra * slope * cv
-                                + trim_kw
-                            )
+                        add_dr_lines(solver, e, env, table.pieces[p], (lo, hi), xv, cv, trim_kw)
                     else:
                         solver.Add(e >= env.kw_no_dra * xv + trim_kw)
                 if not arc_x:
