@@ -30,7 +30,7 @@ from bridge.config import BridgeConfig
 from bridge.metrics import parse_prometheus_text
 from bridge.service import Bridge
 from bridge.sim_publisher import MqttMessage, PacedBy, publish_messages
-from cli.local_services import Mosquitto, free_port, stop_process_group
+from cli.local_services import Mosquitto, PubSubEmulator, free_port, stop_process_group
 from schemas.site_config import load_site_config
 from tests.conftest import REFERENCE_CONFIG
 from twin.simulator import FaultKind, FaultSpec, Simulation, SimulationSpec, simulate
@@ -199,6 +199,19 @@ def config_dict(
         else:
             config[section] = value
     return config
+
+
+def local_config(
+    name: str, broker: Mosquitto, pubsub: PubSubEmulator, **overrides: Any
+) -> dict[str, Any]:
+    """:func:`config_dict` for the session's broker and Pub/Sub emulator."""
+    return config_dict(
+        name,
+        broker_port=broker.port,
+        emulator_host=pubsub.host,
+        project=pubsub.project,
+        **overrides,
+    )
 
 
 class BackgroundPublisher(threading.Thread):

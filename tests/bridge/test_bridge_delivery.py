@@ -25,7 +25,7 @@ from tests.bridge._support import (
     Collector,
     bridge_processes,
     collector_for,
-    config_dict,
+    local_config,
     readings,
     simulation,
     wait_until,
@@ -64,11 +64,10 @@ def test_ten_thousand_simulated_readings_arrive_with_their_attributes(
     expected = {m.payload for m in sim.messages}
     assert len(expected) == 10_000
     collector = collector_for(pubsub.project, "ten-k")
-    cfg = config_dict(
+    cfg = local_config(
         "ten-k",
-        broker_port=mqtt_broker.port,
-        emulator_host=pubsub.host,
-        project=pubsub.project,
+        mqtt_broker,
+        pubsub,
         site="atl-pilot",
     )
     bridge = BridgeProcess(cfg, tmp_path, "ten-k").start()
@@ -128,11 +127,10 @@ def test_sigkill_and_restart_mid_stream_loses_nothing(
     flight and restarted with the same client id: its persistent session on the broker
     redelivers what it had not acknowledged (those Pub/Sub already had arrive twice)."""
     collector = collector_for(pubsub.project, "kill")
-    cfg = config_dict(
+    cfg = local_config(
         "kill",
-        broker_port=mqtt_broker.port,
-        emulator_host=pubsub.host,
-        project=pubsub.project,
+        mqtt_broker,
+        pubsub,
         # batches wait 0.2 s, so ~200 readings are in flight (received, not yet
         # acknowledged) whenever the kill lands
         pubsub__batch_max_latency_s=0.2,
@@ -172,12 +170,7 @@ def test_broker_restart_bridge_reconnects_and_resumes(
     3,000 readings at 600/s, the broker restarted (persistence on) after ~1,000."""
     collector = collector_for(pubsub.project, "brk")
     with mosquitto() as broker:
-        cfg = config_dict(
-            "brk",
-            broker_port=broker.port,
-            emulator_host=pubsub.host,
-            project=pubsub.project,
-        )
+        cfg = local_config("brk", broker, pubsub)
         bridge = BridgeProcess(cfg, tmp_path, "brk").start()
         procs.append(bridge)
         try:
@@ -214,12 +207,7 @@ def test_two_replicas_share_the_load_and_survive_one_being_killed(
     supervisor with the same client id (mosquitto keeps routing B's share to B's
     persistent session meanwhile and delivers it when B is back)."""
     collector = collector_for(pubsub.project, "shared")
-    base = config_dict(
-        "shared",
-        broker_port=mqtt_broker.port,
-        emulator_host=pubsub.host,
-        project=pubsub.project,
-    )
+    base = local_config("shared", mqtt_broker, pubsub)
 
     def replica(client_id: str, name: str) -> BridgeProcess:
         cfg = {**base, "mqtt": {**base["mqtt"], "client_id": client_id, "shared_group": "brg"}}

@@ -25,6 +25,7 @@ from tests.bridge._support import (
     collector_for,
     config_dict,
     create_topics,
+    local_config,
     readings,
     wait_until,
 )
@@ -111,11 +112,10 @@ def small_limit_bridge(
 ) -> Iterator[tuple[Bridge, Collector, Collector]]:
     main = collector_for(pubsub.project, "dl")
     dead = Collector(pubsub.project, "dl-tel-dlq").start()
-    cfg = config_dict(
+    cfg = local_config(
         "dl",
-        broker_port=mqtt_broker.port,
-        emulator_host=pubsub.host,
-        project=pubsub.project,
+        mqtt_broker,
+        pubsub,
         pubsub__max_message_bytes=5_000,
         pubsub__dead_letter_payload_bytes=1_000,
         pubsub__oversize_spill_dir=str(tmp_path / "spill"),
@@ -192,12 +192,7 @@ def test_message_pubsub_would_refuse_is_dead_lettered_alone(
     bridge checks first and dead-letters that message alone; its neighbours go through."""
     main = collector_for(pubsub.project, "rej")
     dead = Collector(pubsub.project, "rej-tel-dlq").start()
-    cfg = config_dict(
-        "rej",
-        broker_port=mqtt_broker.port,
-        emulator_host=pubsub.host,
-        project=pubsub.project,
-    )
+    cfg = local_config("rej", mqtt_broker, pubsub)
     producer = mqtt.Client(
         CallbackAPIVersion.VERSION2, client_id="pub-rej", protocol=MQTTProtocolVersion.MQTTv5
     )
@@ -238,11 +233,10 @@ def test_mqtt_311_with_a_small_in_flight_bound_forwards_everything(
     the broker pushes everything at once: the bridge's own bound (20 here) must hold the
     network thread back without losing or leaking a message."""
     collector = collector_for(pubsub.project, "v311")
-    cfg = config_dict(
+    cfg = local_config(
         "v311",
-        broker_port=mqtt_broker.port,
-        emulator_host=pubsub.host,
-        project=pubsub.project,
+        mqtt_broker,
+        pubsub,
         max_in_flight=20,
     )
     cfg["mqtt"]["protocol"] = "3.1.1"
@@ -273,11 +267,10 @@ def test_ordering_by_skid_keeps_each_skids_readings_in_order(
     """With ``ordering_by_skid`` the skid id is the ordering key: an ordered subscription
     gets each skid's readings in the order the bridge received them."""
     collector = collector_for(pubsub.project, "ord", ordered=True)
-    cfg = config_dict(
+    cfg = local_config(
         "ord",
-        broker_port=mqtt_broker.port,
-        emulator_host=pubsub.host,
-        project=pubsub.project,
+        mqtt_broker,
+        pubsub,
         pubsub__ordering_by_skid=True,
     )
     messages = readings(300, site="ord")
@@ -300,12 +293,7 @@ def test_forwarding_process_killed_stops_the_bridge_and_loses_nothing(
     acknowledge nothing it can no longer publish, say so, and stop; the broker keeps
     the readings for the next bridge on the same session."""
     collector = collector_for(pubsub.project, "fk")
-    cfg = config_dict(
-        "fk",
-        broker_port=mqtt_broker.port,
-        emulator_host=pubsub.host,
-        project=pubsub.project,
-    )
+    cfg = local_config("fk", mqtt_broker, pubsub)
     messages = readings(600, site="fk")
     try:
         with bridge_in_process(cfg) as bridge:
