@@ -14,6 +14,7 @@ from tests.bridge._support import (
     config_dict,
     create_topics,
     http_get,
+    local_config,
     wait_until,
 )
 
@@ -72,7 +73,7 @@ def test_ready_only_when_connected_to_broker_and_pubsub(
         wait_until(lambda: bridge.metrics.mqtt_connected == 1, 10, "broker connection")
         status, body = http_get(port, "/readyz")
         assert status == 503 and body.startswith("not ready: Pub/Sub channel"), body
-    with bridge_in_process(config_dict("health", broker_port=mqtt_broker.port, **common)) as bridge:
+    with bridge_in_process(local_config("health", mqtt_broker, pubsub)) as bridge:
         port = bridge.health_port
         assert port is not None
         wait_until(lambda: http_get(port, "/readyz")[0] == 200, 20, "ready")
