@@ -11,7 +11,7 @@ hour per interface, as in the per-hour arcs; the volume and the hours spent are
 carried along each path through the block, so every path spends the block's hours
 (without that, the LP relaxation of the reference week was 0.16 % weaker). The
 reference week's 168 hours become 35 blocks and HiGHS no longer branches over
-orderings of equal hours: about 3 s to the 0.1 % gap instead of about 40 s.
+orderings of equal hours: 4.5 s to the 0.1 % gap instead of 47 s (``make bench``).
 
 Why the optimum is the per-hour model's (tested against it and against a dynamic
 programme in ``tests/twin/test_plan_blocks.py``):
