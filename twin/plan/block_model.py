@@ -54,6 +54,7 @@ from twin.plan.model import (
     add_dr_lines,
     add_tank_brackets,
     due_bbl,
+    minimise_cost,
     new_solver,
     no_plan,
     product_ranges,
@@ -416,15 +417,9 @@ def solve_blocks(
     if count_starts:
         _add_starts(solver, chain, inputs, max(o.pumps for o in options))
 
-    objective: Expr = sum(kwh_cost) + inputs.config.dra.price_usd_per_gal * sum(gal)
-    demand = inputs.config.tariff.demand_charge_usd_per_kw
-    if demand > 0:
-        # One-hour blocks throughout (blocks_of): a block's kW-hours are its kW.
-        peak = solver.NumVar(0.0, inf, "peak_kW")
-        for kw in block_kw:
-            solver.Add(peak >= kw)
-        objective = objective + demand * peak
-    solver.Minimize(objective)
+    # With a demand charge, one-hour blocks throughout (blocks_of): a block's
+    # kW-hours are its kW.
+    minimise_cost(solver, inputs, kwh_cost, gal, block_kw)
     answer, elapsed, stats = solve_sized(solver, name, inputs, time_limit_s)
     if answer.status not in (PlanStatus.OPTIMAL, PlanStatus.FEASIBLE):
         return no_plan(answer.status, name, elapsed, answer.time_limit_reached, **stats)

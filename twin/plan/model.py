@@ -60,6 +60,7 @@ __all__ = [
     "due_bbl",
     "lines_over",
     "mathopt_model",
+    "minimise_cost",
     "new_solver",
     "no_plan",
     "product_ranges",
@@ -341,6 +342,25 @@ class ModelSize(TypedDict):
     constraints: int
 
 
+def minimise_cost(
+    solver: pywraplp.Solver,
+    inputs: PlanInputs,
+    energy_cost_usd: list[Expr],
+    gal: list[Expr],
+    period_kw: list[Expr],
+) -> None:
+    """The objective: energy cost, DRA gallons at the DRA price and, with a demand
+    charge, the charge on the peak of the periods' kW (one-hour periods then)."""
+    objective: Expr = sum(energy_cost_usd) + inputs.config.dra.price_usd_per_gal * sum(gal)
+    demand = inputs.config.tariff.demand_charge_usd_per_kw
+    if demand > 0:
+        peak = solver.NumVar(0.0, solver.infinity(), "peak_kW")
+        for kw in period_kw:
+            solver.Add(peak >= kw)
+        objective = objective + demand * peak
+    solver.Minimize(objective)
+
+
 def solve_sized(
     solver: pywraplp.Solver, name: str, inputs: PlanInputs, time_limit_s: float | None
 ) -> tuple[Answer, float, ModelSize]:
@@ -543,14 +563,7 @@ def solve_milp(
             <= skid.max_pump_starts_per_day
         )
 
-    objective: Expr = sum(kwh_cost) + config.dra.price_usd_per_gal * sum(gal)
-    demand = config.tariff.demand_charge_usd_per_kw
-    if demand > 0:
-        peak = solver.NumVar(0.0, inf, "peak_kW")
-        for h in range(hours):
-            solver.Add(peak >= energy_kw[h])
-        objective = objective + demand * peak
-    solver.Minimize(objective)
+    minimise_cost(solver, inputs, kwh_cost, gal, energy_kw)
 
     answer, elapsed, stats = solve_sized(solver, name, inputs, time_limit_s)
     status = answer.status
