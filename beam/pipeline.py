@@ -283,9 +283,7 @@ def _build_streaming(
     """
     if opts.start or opts.end:
         raise ValueError("--start/--end select from a bounded source (--input) only")
-    parsed = messages | "ParsedReadings" >> ParsedReadings(
-        opts.max_payload_bytes, keyed_by_skid=True, warehouse_rows=True
-    )
+    parsed = messages | "ParsedReadings" >> ParsedReadings(opts.max_payload_bytes)
     spine = parsed["readings"] | "TimeSpine" >> TimeSpine(
         spine_config_of(config, opts), keyed_by_skid=True, energy_config=config
     )

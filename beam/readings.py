@@ -355,26 +355,20 @@ class ParsedReadings(beam.PTransform):  # type: ignore[misc]
 
     Bounded input (the backfill) may hold :class:`MessageBatch` elements as well as
     single messages; it is parsed a batch at a time and its readings and raw records
-    come out batched (see :mod:`beam.batches`). Unbounded input can come out keyed by
-    skid and with the warehouse's ``rows`` output (see :class:`ParseReadingFn`).
+    come out batched (see :mod:`beam.batches`). Unbounded input (the streaming job)
+    comes out keyed by skid and with the warehouse's ``rows`` output (see
+    :class:`ParseReadingFn`).
     """
 
-    def __init__(
-        self,
-        max_payload_bytes: int = 65_536,
-        *,
-        keyed_by_skid: bool = False,
-        warehouse_rows: bool = False,
-    ) -> None:
+    def __init__(self, max_payload_bytes: int = 65_536) -> None:
         super().__init__()
         self._max_payload_bytes = max_payload_bytes
-        self._keyed_by_skid = keyed_by_skid
-        self._warehouse_rows = warehouse_rows
 
     def expand(self, messages: beam.PCollection[PubsubMessage]) -> dict[str, beam.PCollection]:
         """``{"readings": TelemetryReading, "raw": RawReading, "dead_letters": DeadLetter}``
-        (bounded: ``ReadingBatch`` and ``RowBatch`` of ``raw_readings``; unbounded with
-        ``warehouse_rows``: also ``"rows"``, raw records and dead letters together)."""
+        (bounded: ``ReadingBatch`` and ``RowBatch`` of ``raw_readings``; unbounded:
+        readings as ``(skid_id, readings)``, and also ``"rows"``, raw records and dead
+        letters together)."""
         if messages.is_bounded:
             outputs = (
                 messages
@@ -386,22 +380,16 @@ class ParsedReadings(beam.PTransform):  # type: ignore[misc]
                 .with_outputs(TAG_RAW, TAG_DEAD_LETTER, main="readings")
             )
         else:
-            parse = beam.ParDo(
-                ParseReadingFn(
-                    self._max_payload_bytes,
-                    keyed_by_skid=self._keyed_by_skid,
-                    warehouse_rows=self._warehouse_rows,
-                )
+            outputs = messages | "Parse" >> beam.ParDo(
+                ParseReadingFn(self._max_payload_bytes, keyed_by_skid=True, warehouse_rows=True)
+            ).with_output_types(tuple[str, list[TelemetryReading]]).with_outputs(
+                TAG_RAW, TAG_DEAD_LETTER, TAG_ROWS, main="readings"
             )
-            if self._keyed_by_skid:
-                parse = parse.with_output_types(tuple[str, list[TelemetryReading]])
-            tags = (TAG_RAW, TAG_DEAD_LETTER, *((TAG_ROWS,) if self._warehouse_rows else ()))
-            outputs = messages | "Parse" >> parse.with_outputs(*tags, main="readings")
         named = {
             "readings": outputs.readings,
             "raw": outputs[TAG_RAW],
             "dead_letters": outputs[TAG_DEAD_LETTER],
         }
-        if self._warehouse_rows and not messages.is_bounded:
+        if not messages.is_bounded:
             named["rows"] = outputs[TAG_ROWS]
         return named

@@ -166,16 +166,16 @@ class _WriteTableToBigQuery(beam.PTransform):  # type: ignore[misc]
 class WriteToWarehouse(beam.PTransform):  # type: ignore[misc]
     """``{table: records}`` -> those tables of the warehouse the URL names.
 
-    DuckDB: in streaming the tables' records are flattened into one sink whose bundles
-    only buffer their rows, committed across bundles by a background thread
-    (:class:`BufferRowsFn`); the input may also be one PCollection of records of any
-    tables (told apart by their model), the streaming job's ``warehouse_rows``: one
-    input, so one sink bundle per producer bundle. In batch (the backfill) the
-    records come as a few large column batches (:class:`~beam.batches.RowBatch`) and
-    each table gets its own sink, fused into the stage that produces its rows: a
-    Flatten there would be a stage of its own, and the runner would pickle every
-    batch (27 MB of raw payloads a skid-week) to hand it over. Each call inserts up
-    to ``_BACKFILL_BATCH_ROWS`` rows of one table (one transaction).
+    DuckDB: in streaming the input is one PCollection of records of any tables (told
+    apart by their model), the streaming job's ``warehouse_rows``: one input, so one
+    sink bundle per producer bundle; the bundles only buffer their rows, committed
+    across bundles by a background thread (:class:`BufferRowsFn`). In batch (the
+    backfill) the records come as a few large column batches
+    (:class:`~beam.batches.RowBatch`) and each table gets its own sink, fused into the
+    stage that produces its rows: a Flatten there would be a stage of its own, and the
+    runner would pickle every batch (27 MB of raw payloads a skid-week) to hand it
+    over. Each call inserts up to ``_BACKFILL_BATCH_ROWS`` rows of one table (one
+    transaction).
     """
 
     def __init__(self, url: str) -> None:
@@ -200,18 +200,15 @@ class WriteToWarehouse(beam.PTransform):  # type: ignore[misc]
                 table: records | table >> _WriteTableToBigQuery(project, dataset, table)
                 for table, records in tables.items()
             }
-        if all(records.is_bounded for records in tables.values()):
-            return {
-                table: records
-                | f"Insert{table}"
-                >> beam.ParDo(WriteToWarehouseFn(self._url, _BACKFILL_BATCH_ROWS))
-                for table, records in tables.items()
-            }
-        return (
-            tuple(tables.values())
-            | "AllTables" >> beam.Flatten()
-            | "Buffer" >> beam.ParDo(BufferRowsFn(self._url, _STREAMING_FLUSH_INTERVAL_S))
-        )
+        if not all(records.is_bounded for records in tables.values()):
+            raise ValueError(
+                "streaming rows go to DuckDB as one PCollection of every table's records"
+            )
+        return {
+            table: records
+            | f"Insert{table}" >> beam.ParDo(WriteToWarehouseFn(self._url, _BACKFILL_BATCH_ROWS))
+            for table, records in tables.items()
+        }
 
 
 def dead_letter_message(letter: DeadLetter) -> PubsubMessage:

@@ -177,5 +177,11 @@ def flush_warehouse_buffers() -> int:
 def _close_warehouse_buffers() -> None:
     with _BUFFERS_LOCK:
         buffers = list(_BUFFERS.values())
+    failures = []
     for buffer in buffers:
-        buffer.close()
+        try:
+            buffer.close()
+        except Exception as exc:  # one warehouse refusing must not strand the others' rows
+            failures.append(exc)
+    if failures:
+        raise failures[0]

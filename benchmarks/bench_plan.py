@@ -132,7 +132,8 @@ def main() -> list[Comparison]:
         + (
             f"{s.baseline_no_dra_cost_usd:,.0f} USD, saving {s.saving_vs_no_dra_pct:.1f} %"
             if s.baseline_no_dra_cost_usd is not None
-            else "no plan meets these nominations without DRA"
+            # None: no plan without DRA was found (infeasible, or none in its time).
+            else "no plan found that meets the nominations without DRA"
         )
     )
     print(f"  load average after: {_load()}")

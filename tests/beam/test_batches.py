@@ -81,26 +81,49 @@ def _messages() -> list[PubsubMessage]:
 def _assert_batch_parses_as_its_messages(batch: MessageBatch) -> RowBatch:
     """The batch path's readings, raw rows and dead letters are what each message
     gives through the per-message (streaming) path; returns the raw rows."""
-    one = ParseReadingFn(65_536)
-    expected_readings, expected_raw, expected_dead = [], [], []
-    for out in (x for i in range(len(batch)) for x in one.process(batch.message(i))):
-        if isinstance(out, TaggedOutput) and out.tag == TAG_RAW:
-            expected_raw.append(_fields(out.value.value))
-        elif isinstance(out, TaggedOutput):
-            expected_dead.append(_fields(out.value))
-        else:
-            expected_readings.append(out.value)
-
-    outputs = list(ParseBatchFn(65_536).process(batch))
-    (columns,) = [o for o in outputs if isinstance(o, ReadingBatch)]
-    (raw,) = [o.value for o in outputs if isinstance(o, TaggedOutput) and o.tag == TAG_RAW]
-    dead = [o.value for o in outputs if isinstance(o, TaggedOutput) and o.tag == TAG_DEAD_LETTER]
+    expected_readings, expected_raw, expected_dead = _per_message_outputs(
+        [batch.message(i) for i in range(len(batch))]
+    )
+    batches, raw_batches, dead = _batch_outputs(batch)
+    (columns,) = batches
+    (raw,) = raw_batches
 
     assert len(expected_dead) == 10 and len(expected_readings) == 13
     assert columns.readings() == expected_readings
     assert [_fields(r) for r in raw.records()] == expected_raw
-    assert sorted(map(repr, map(_fields, dead))) == sorted(map(repr, expected_dead))
+    assert sorted(map(repr, dead)) == sorted(map(repr, expected_dead))
     return raw
+
+
+def _per_message_outputs(
+    messages: list[PubsubMessage],
+) -> tuple[list[TelemetryReading], list[dict[str, Any]], list[dict[str, Any]]]:
+    """What the per-message (streaming) parse gives: readings, raw rows' fields and
+    dead letters' fields."""
+    one = ParseReadingFn(65_536)
+    readings, raw, dead = [], [], []
+    for out in (x for m in messages for x in one.process(m)):
+        if isinstance(out, TaggedOutput) and out.tag == TAG_RAW:
+            raw.append(_fields(out.value.value))
+        elif isinstance(out, TaggedOutput):
+            dead.append(_fields(out.value))
+        else:
+            readings.append(out.value)
+    return readings, raw, dead
+
+
+def _batch_outputs(
+    batch: MessageBatch,
+) -> tuple[list[ReadingBatch], list[RowBatch], list[dict[str, Any]]]:
+    """What the batch parse gives: reading batches, raw row batches and dead
+    letters' fields."""
+    outputs = list(ParseBatchFn(65_536).process(batch))
+    tagged = [o for o in outputs if isinstance(o, TaggedOutput)]
+    return (
+        [o for o in outputs if isinstance(o, ReadingBatch)],
+        [o.value for o in tagged if o.tag == TAG_RAW],
+        [_fields(o.value) for o in tagged if o.tag == TAG_DEAD_LETTER],
+    )
 
 
 def test_batch_parse_gives_the_per_message_records() -> None:
@@ -196,25 +219,9 @@ duplicate keys, whitespace, a byte-order mark."""
 def _single_and_batch(payloads: list[bytes]) -> tuple[Any, Any]:
     """Per-message outputs and batch outputs of the same payloads, as comparable
     values: (readings, raw rows, dead letters); readings as columns."""
-    one = ParseReadingFn(65_536)
-    readings, raw, dead = [], [], []
-    for i, payload in enumerate(payloads):
-        for out in one.process(PubsubMessage(payload, {}, message_id=f"m-{i}")):
-            if isinstance(out, TaggedOutput) and out.tag == TAG_RAW:
-                raw.append(_fields(out.value.value))
-            elif isinstance(out, TaggedOutput):
-                dead.append(_fields(out.value))
-            else:
-                readings.append(out.value)
     messages = [PubsubMessage(p, {}, message_id=f"m-{i}") for i, p in enumerate(payloads)]
-    outputs = list(ParseBatchFn(65_536).process(MessageBatch(payloads, messages)))
-    batches = [o for o in outputs if isinstance(o, ReadingBatch)]
-    raw_batches = [o.value for o in outputs if isinstance(o, TaggedOutput) and o.tag == TAG_RAW]
-    batch_dead = [
-        _fields(o.value)
-        for o in outputs
-        if isinstance(o, TaggedOutput) and o.tag == TAG_DEAD_LETTER
-    ]
+    readings, raw, dead = _per_message_outputs(messages)
+    batches, raw_batches, batch_dead = _batch_outputs(MessageBatch(payloads, messages))
     single = (
         _columns(ReadingBatch.of(readings)) if readings else None,
         raw,

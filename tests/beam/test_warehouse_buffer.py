@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 
+import beam.warehouse_buffer as warehouse_buffer_module
 from beam.warehouse_buffer import WarehouseBuffer, flush_warehouse_buffers, warehouse_buffer
 from tests.warehouse.rows import representative_rows
 from warehouse import WarehouseError, open_warehouse
@@ -53,3 +54,17 @@ def test_flushing_every_buffer_lands_what_a_stopped_job_left(tmp_path: Path) -> 
     assert buffer.add({"dead_letters": [ROWS["dead_letters"]] * 3}) == 3
     assert flush_warehouse_buffers() == 3
     assert _count(url, "dead_letters") == 3
+
+
+def test_at_exit_a_refusing_warehouse_does_not_strand_another_ones_rows(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    refused = WarehouseBuffer(f"duckdb:///{tmp_path}/refused.duckdb", interval_s=60.0)
+    refused.add({"energy_rows": [ROWS["spine_points"]]})  # a commit the warehouse refuses
+    good_url = f"duckdb:///{tmp_path}/good.duckdb"
+    good = WarehouseBuffer(good_url, interval_s=60.0)
+    good.add({"dead_letters": [ROWS["dead_letters"]] * 2})
+    monkeypatch.setattr(warehouse_buffer_module, "_BUFFERS", {"a": refused, "b": good})
+    with pytest.raises(WarehouseError):
+        warehouse_buffer_module._close_warehouse_buffers()
+    assert _count(good_url, "dead_letters") == 2

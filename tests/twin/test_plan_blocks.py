@@ -43,9 +43,9 @@ def _with_starts_limit(config: SiteConfig, limit: int) -> SiteConfig:
     [
         ([("RBOB", 123_457.0, 3), ("JET", 98_765.0, 6)], 6, 4, 2),
         ([("ULSD", 150_001.0, 4), ("RBOB", 77_777.0, None), ("JET", 60_003.0, 7)], 7, 4, 2),
-        # Starts limits that bind (the optimum is 7,512.98 USD with 3 or more starts
-        # from none running; 7,538.83 with 2; 7,629.39 with 2 from one running... as
-        # the programme finds): the order of a block's hours matters.
+        # Starts limits that bind (the programme's optimum is 7,512.98 USD with no
+        # binding limit; 7,629.39 with 2 starts from none running; 7,538.83 with 1
+        # from two running and with 2 from one): the order of a block's hours matters.
         ([("ULSD", 150_001.0, 4), ("RBOB", 77_777.0, None), ("JET", 60_003.0, 7)], 7, 2, 0),
         ([("ULSD", 150_001.0, 4), ("RBOB", 77_777.0, None), ("JET", 60_003.0, 7)], 7, 1, 2),
         ([("ULSD", 150_001.0, 4), ("RBOB", 77_777.0, None), ("JET", 60_003.0, 7)], 7, 2, 1),

@@ -104,8 +104,8 @@ class PlanSettings:
 
     ``tariff_usd_per_kwh`` overrides the config's time-of-use tariff with one price
     per hour (tests and what-if studies); ``None`` reads the config's tariff.
-    ``full_model_time_share`` is the share of the time limit the full MILP gets before
-    the windowed fallback (:mod:`twin.plan.planner`).
+    ``full_model_time_share`` is the share of the time limit the full MILP (the block
+    model) gets before the windowed per-hour fallback (:mod:`twin.plan.planner`).
     """
 
     start: datetime

@@ -35,7 +35,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import timedelta
-from typing import Any, TypeAlias
+from typing import Any, TypeAlias, TypedDict
 
 from ortools.linear_solver import linear_solver_pb2, pywraplp
 from ortools.math_opt import model_pb2
@@ -53,16 +53,21 @@ __all__ = [
     "BatchLine",
     "Expr",
     "MilpOutcome",
+    "ModelSize",
     "VolumeBounds",
     "add_dr_lines",
+    "add_tank_brackets",
+    "due_bbl",
     "lines_over",
     "mathopt_model",
+    "minimise_cost",
     "new_solver",
     "no_plan",
     "product_ranges",
     "relative_gap",
     "solve_built",
     "solve_milp",
+    "solve_sized",
     "volume_bounds",
 ]
 
@@ -283,6 +288,96 @@ class BatchLine:
         )
 
 
+def due_bbl(inputs: PlanInputs) -> list[float]:
+    """The volume that must have passed by each hour start (``hours + 1`` values): the
+    end of the last batch due then, 0 where nothing is due."""
+    hours = inputs.hours
+    due = [0.0] * (hours + 1)
+    for end, d in zip(inputs.batch_end_bbl, inputs.deadline_hour, strict=True):
+        if d is not None:
+            due[min(max(d, 0), hours)] = max(due[min(max(d, 0), hours)], end)
+    return due
+
+
+def add_tank_brackets(
+    solver: pywraplp.Solver,
+    inputs: PlanInputs,
+    period_ends: list[int],
+    gal: list[Expr],
+    gal_low: list[Expr],
+) -> None:
+    """Two tank trajectories bracket the real one: gallons booked at the top of each
+    option's flow range (the most DRA a period can use, ``gal``) must never empty the
+    tank, gallons at the bottom (the least, ``gal_low``) must never overfill it at a
+    delivery. Period ``i`` ends at hour ``period_ends[i]`` (deliveries fall there).
+    Each trajectory is a chain of level variables, one per period, not a running sum
+    written out in every period's constraint: that put O(hours^2) nonzeros in the
+    matrix (the reference week's per-hour model: 233,000 nonzeros with running sums,
+    72,000 without)."""
+    capacity = inputs.config.skid(inputs.skid_id).tank_capacity_gal
+    inf = solver.infinity()
+    initial = inputs.nominations.initial_tank_gal + inputs.delivery_gal_at_hour[0]
+    if initial > capacity:
+        solver.Add(solver.NumVar(0.0, 0.0, "tank_over") >= 1.0)
+    low_tank: Expr = initial
+    high_tank: Expr = initial
+    for i, end in enumerate(period_ends):
+        delivery = inputs.delivery_gal_at_hour[end]
+        level = solver.NumVar(0.0, inf, f"tank_low{i}")
+        solver.Add(level == low_tank - gal[i])
+        low_tank = level + delivery
+        if any(inputs.delivery_gal_at_hour[end:]):
+            top = solver.NumVar(-inf, inf, f"tank_high{i}")
+            solver.Add(top == high_tank - gal_low[i])
+            high_tank = top + delivery
+            if delivery > 0:
+                solver.Add(high_tank <= capacity)
+
+
+class ModelSize(TypedDict):
+    """A built model's size, as :class:`MilpOutcome` reports it."""
+
+    variables: int
+    binaries: int
+    constraints: int
+
+
+def minimise_cost(
+    solver: pywraplp.Solver,
+    inputs: PlanInputs,
+    energy_cost_usd: list[Expr],
+    gal: list[Expr],
+    period_kw: list[Expr],
+) -> None:
+    """The objective: energy cost, DRA gallons at the DRA price and, with a demand
+    charge, the charge on the peak of the periods' kW (one-hour periods then)."""
+    objective: Expr = sum(energy_cost_usd) + inputs.config.dra.price_usd_per_gal * sum(gal)
+    demand = inputs.config.tariff.demand_charge_usd_per_kw
+    if demand > 0:
+        peak = solver.NumVar(0.0, solver.infinity(), "peak_kW")
+        for kw in period_kw:
+            solver.Add(peak >= kw)
+        objective = objective + demand * peak
+    solver.Minimize(objective)
+
+
+def solve_sized(
+    solver: pywraplp.Solver, name: str, inputs: PlanInputs, time_limit_s: float | None
+) -> tuple[Answer, float, ModelSize]:
+    """Solve a built model within ``time_limit_s`` (the settings' when None) to the
+    settings' gap: the answer, the solver's wall seconds and the model's size."""
+    settings = inputs.settings
+    stats = ModelSize(
+        variables=solver.NumVariables(),
+        binaries=sum(1 for v in solver.variables() if v.integer()),
+        constraints=solver.NumConstraints(),
+    )
+    limit_s = settings.time_limit_s if time_limit_s is None else time_limit_s
+    t0 = time.perf_counter()
+    answer = solve_built(solver, name, limit_s, settings.relative_gap)
+    return answer, time.perf_counter() - t0, stats
+
+
 def solve_milp(
     inputs: PlanInputs,
     table: OperatingTable,
@@ -304,7 +399,6 @@ def solve_milp(
     Raises:
         ValueError: OR-Tools has no solver of that name.
     """
-    settings = inputs.settings
     solver, name = new_solver(inputs, solver_name)
     config = inputs.config
     skid = config.skid(inputs.skid_id)
@@ -341,10 +435,7 @@ def solve_milp(
     line = BatchLine(inputs, table, bounds)
     start_of, end_of = line.start_bbl, line.end_bbl
 
-    due = [0.0] * (hours + 1)
-    for b, d in enumerate(inputs.deadline_hour):
-        if d is not None:
-            due[min(max(d, 0), hours)] = max(due[min(max(d, 0), hours)], ends[b])
+    due = due_bbl(inputs)
     volume = [
         solver.NumVar(bounds.low_bbl[h] * KBBL, bounds.high_bbl[h] * KBBL, f"V{h}")
         for h in range(hours + 1)
@@ -459,28 +550,7 @@ def solve_milp(
             solver.Add(volume[min(max(d, 0), hours)] >= ends[b] * KBBL)
     solver.Add(volume[hours] <= (inputs.total_bbl + tol_bbl) * KBBL)
 
-    # Two tank trajectories bracket the real one: gallons booked at the top of each
-    # option's flow range (the most DRA the hour can use) must never empty the tank,
-    # gallons at the bottom (the least) must never overfill it at a delivery.
-    # Each trajectory is a chain of level variables, one per hour, not a running sum
-    # written out in every hour's constraint: that put O(hours^2) nonzeros in the
-    # matrix (the reference week: 233,000 nonzeros with running sums, 72,000 without).
-    initial = inputs.nominations.initial_tank_gal + inputs.delivery_gal_at_hour[0]
-    if initial > skid.tank_capacity_gal:
-        solver.Add(solver.NumVar(0.0, 0.0, "tank_over") >= 1.0)
-    low_tank: Expr = initial
-    high_tank: Expr = initial
-    for h in range(hours):
-        delivery = inputs.delivery_gal_at_hour[h + 1]
-        level = solver.NumVar(0.0, inf, f"tank_low{h}")
-        solver.Add(level == low_tank - gal[h])
-        low_tank = level + delivery
-        if any(inputs.delivery_gal_at_hour[h + 1 :]):
-            top = solver.NumVar(-inf, inf, f"tank_high{h}")
-            solver.Add(top == high_tank - gal_low[h])
-            high_tank = top + delivery
-            if delivery > 0:
-                solver.Add(high_tank <= skid.tank_capacity_gal)
+    add_tank_brackets(solver, inputs, list(range(1, hours + 1)), gal, gal_low)
 
     starts = [solver.NumVar(0.0, inf, f"s{h}") for h in range(hours)]
     previous: Expr = float(inputs.nominations.initial_pumps_running)
@@ -493,24 +563,9 @@ def solve_milp(
             <= skid.max_pump_starts_per_day
         )
 
-    objective: Expr = sum(kwh_cost) + config.dra.price_usd_per_gal * sum(gal)
-    demand = config.tariff.demand_charge_usd_per_kw
-    if demand > 0:
-        peak = solver.NumVar(0.0, inf, "peak_kW")
-        for h in range(hours):
-            solver.Add(peak >= energy_kw[h])
-        objective = objective + demand * peak
-    solver.Minimize(objective)
+    minimise_cost(solver, inputs, kwh_cost, gal, energy_kw)
 
-    limit_s = settings.time_limit_s if time_limit_s is None else time_limit_s
-    stats = {
-        "variables": solver.NumVariables(),
-        "binaries": sum(1 for v in solver.variables() if v.integer()),
-        "constraints": solver.NumConstraints(),
-    }
-    t0 = time.perf_counter()
-    answer = solve_built(solver, name, limit_s, settings.relative_gap)
-    elapsed = time.perf_counter() - t0
+    answer, elapsed, stats = solve_sized(solver, name, inputs, time_limit_s)
     status = answer.status
     if status not in (PlanStatus.OPTIMAL, PlanStatus.FEASIBLE):
         return no_plan(status, name, elapsed, answer.time_limit_reached, **stats)
