@@ -8,7 +8,10 @@ When an event-time timer fires at ``T`` (the watermark has passed ``T``), every
 point up to ``T`` is computed, and so is every point before the newest reading's
 (its data are in: a later reading arrived). Points still within the allowed lateness
 are recomputed on each firing and re-emitted with ``revision + 1`` only when their
-content changed (a late reading, or a gap that turned out to be short). A reading
+content changed (a late reading, or a gap that turned out to be short). Late readings
+re-fire at once, in their own bundle, unless the skid fired less than
+``late_refire_interval_s`` ago: then a processing-time timer fires when that interval
+is up, over every late reading come by then. A reading
 for a point already past ``T - allowed_lateness`` is a dead letter ``TOO_LATE``.
 Duplicates of ``(source_ts, seq)`` are dropped when the state is read and counted
 once each.
