@@ -34,7 +34,7 @@ from beam.energy import EnergyRows
 from beam.options import StreamOptions, parse_time, validate_options
 from beam.progress import count_dead_letter, count_read
 from beam.readings import ParsedReadings
-from beam.sinks import PublishDeadLetters, WriteToWarehouse
+from beam.sinks import PublishDeadLetters, WriteToWarehouse, open_warehouse_early
 from beam.sources import (
     FilesInput,
     ReadRawReadings,
@@ -324,12 +324,15 @@ def write_outputs(outputs: dict[str, beam.PCollection], options: PipelineOptions
 def run(argv: Sequence[str] | None = None) -> PipelineResult:
     """Validate the flags and the backfill's input (:func:`beam.sources.check_input`:
     files there, Parquet of the right layout), build the graph with its sinks, start
-    it; return the result."""
+    it; return the result. A backfill's local warehouse is opened meanwhile
+    (:func:`beam.sinks.open_warehouse_early`)."""
     options = PipelineOptions(list(argv) if argv is not None else None)
     validate_options(options)
     opts = options.view_as(StreamOptions)
     if opts.input:
         check_input(parse_input(opts.input), opts.warehouse)
+        if opts.warehouse.startswith("duckdb://"):
+            open_warehouse_early(opts.warehouse)
     p = beam.Pipeline(options=options)
     write_outputs(build_pipeline(p, options), options)
     return p.run()

@@ -12,6 +12,7 @@ drop a retried bundle's repeats.
 
 from __future__ import annotations
 
+import logging
 import os
 import threading
 import uuid
@@ -30,7 +31,12 @@ from pydantic import BaseModel
 from beam.batches import RowBatch, records_of
 from beam.dofn_signatures import SignatureCachedDoFn
 from beam.warehouse_buffer import WarehouseBuffer, warehouse_buffer
-from beam.warehouse_writer import WarehouseWriter, finish_job_writes, job_writer
+from beam.warehouse_writer import (
+    WarehouseWriter,
+    finish_job_writes,
+    gil_handed_over_often,
+    job_writer,
+)
 from bridge.attributes import PUBSUB_MAX_ATTRIBUTE_VALUE_BYTES, truncate_utf8
 from schemas.dead_letter import DeadLetter
 from schemas.tables import TABLES
@@ -44,8 +50,11 @@ __all__ = [
     "WriteToWarehouse",
     "WriteToWarehouseFn",
     "dead_letter_message",
+    "open_warehouse_early",
 ]
 
+
+_LOG = logging.getLogger(__name__)
 
 _OPEN_WAREHOUSES: dict[str, Any] = {}
 """One warehouse handle per URL and process. The local runner builds a fresh DoFn
@@ -63,6 +72,23 @@ def _open_warehouse(url: str) -> Any:
         if url not in _OPEN_WAREHOUSES:
             _OPEN_WAREHOUSES[url] = open_warehouse(url)
         return _OPEN_WAREHOUSES[url]
+
+
+def open_warehouse_early(url: str) -> None:
+    """Start opening the process's handle for a local warehouse on a thread of its own,
+    so that a backfill's writer finds it open: a new file's tables and views are
+    created while Beam plans the job, not after its first stage has started. A
+    failure is left for the writer, which opens the warehouse again and fails the job
+    with the error."""
+
+    def open_quietly() -> None:
+        try:
+            with gil_handed_over_often():
+                _open_warehouse(url)
+        except Exception:
+            _LOG.debug("opening %s early failed; the job's writer will retry", url, exc_info=True)
+
+    threading.Thread(target=open_quietly, name="warehouse-open", daemon=True).start()
 
 
 _BACKFILL_BATCH_ROWS = 500_000

@@ -36,7 +36,7 @@ from typing import Any
 
 import pyarrow as pa  # type: ignore[import-untyped]
 
-__all__ = ["WarehouseWriter", "finish_job_writes", "job_writer"]
+__all__ = ["WarehouseWriter", "finish_job_writes", "gil_handed_over_often", "job_writer"]
 
 _COMMIT_SWITCH_INTERVAL_S = 0.0005
 """The interpreter's GIL switch interval while a writer opens or commits (Python's
@@ -48,7 +48,7 @@ _interval_before_s = 0.005
 
 
 @contextmanager
-def _gil_handed_over_often() -> Iterator[None]:
+def gil_handed_over_often() -> Iterator[None]:
     """While any writer opens or commits: the GIL switch interval lowered, then restored."""
     global _commits_running, _interval_before_s
     with _switching:
@@ -120,7 +120,7 @@ class WarehouseWriter:
 
     def _run(self) -> None:
         try:
-            with _gil_handed_over_often():
+            with gil_handed_over_often():
                 warehouse = self._open()
         except BaseException as exc:
             self._fail(exc)
@@ -134,7 +134,7 @@ class WarehouseWriter:
                 rows_by_table = self._take()
                 self._committing = True
             try:
-                with _gil_handed_over_often():
+                with gil_handed_over_often():
                     committed = int(warehouse.insert_many(rows_by_table))
             except BaseException as exc:
                 self._fail(exc)
