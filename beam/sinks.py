@@ -163,9 +163,12 @@ class WriteToWarehouseFn(SignatureCachedDoFn):
 class _AwaitCommitsFn(SignatureCachedDoFn):
     """The backfill's last stage (it consumes every sink's output): waits until the
     job's writer has committed everything handed over, and fails the job with the
-    error if a commit failed; counts the rows committed."""
+    error if a commit failed; counts the rows committed; then lets go of the file
+    (:meth:`~warehouse.duckdb_warehouse.DuckDBWarehouse.release`: its WAL
+    checkpointed now, not by a lingering writer after the job has reported done)."""
 
-    def __init__(self, job: str) -> None:
+    def __init__(self, url: str, job: str) -> None:
+        self._url = url
         self._job = job
         self._written = Metrics.counter("warehouse", "rows")
 
@@ -174,6 +177,7 @@ class _AwaitCommitsFn(SignatureCachedDoFn):
 
     def finish_bundle(self) -> None:
         self._written.inc(finish_job_writes(self._job))
+        _open_warehouse(self._url).release()
 
 
 class BufferRowsFn(SignatureCachedDoFn):
@@ -281,7 +285,7 @@ class WriteToWarehouse(beam.PTransform):  # type: ignore[misc]
         return (
             handed_over
             | "RowsHandedOver" >> beam.Flatten()
-            | "AwaitCommits" >> beam.ParDo(_AwaitCommitsFn(job))
+            | "AwaitCommits" >> beam.ParDo(_AwaitCommitsFn(self._url, job))
         )
 
 

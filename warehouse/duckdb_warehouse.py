@@ -213,6 +213,14 @@ class DuckDBWarehouse:
                     self._release()
                     return
 
+    def release(self) -> None:
+        """Let go of the file now if a write left it attached (``linger_s``): the WAL
+        checkpointed if it is large, as on any writer's detach, and the lock released.
+        A batch job calls this once it has written everything, so that its work on the
+        file, the checkpoint included, is done when it reports done."""
+        with self._mutex:
+            self._release()
+
     def close(self) -> None:
         """Release the file now and close the in-memory DuckDB; the object is done.
 
