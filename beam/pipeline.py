@@ -44,6 +44,7 @@ from beam.sources import (
     parse_input,
 )
 from beam.spine import TimeSpine
+from beam.warehouse_buffer import warehouse_buffer
 from bridge.attributes import ATTR_TS
 from schemas.site_config import SiteConfig, SpineConfig, load_site_config
 from schemas.telemetry import TelemetryReading
@@ -66,7 +67,8 @@ OUTPUTS: tuple[str, ...] = (
     "spine",
     "energy",
 )
-"""The named PCollections ``build_pipeline`` returns (streaming: also ``warehouse_rows``)."""
+"""The named PCollections ``build_pipeline`` returns (streaming to a local warehouse
+with no dead-letter topic: all but ``dead_letters``, see :func:`_build_streaming`)."""
 
 
 class _ReadMessages(beam.PTransform):  # type: ignore[misc]
@@ -227,8 +229,8 @@ def build_pipeline(
     ``TestStream`` of ``PubsubMessage``). Readings outside ``--start``/``--end`` are
     set aside in ``out_of_range`` (counted, not written). On bounded input the
     readings, raw, spine and energy outputs hold batches (:mod:`beam.batches`); on
-    unbounded input see :func:`_build_streaming` (one more output,
-    ``warehouse_rows``).
+    unbounded input see :func:`_build_streaming` (to a local warehouse, the stages
+    write their rows themselves).
     """
     opts = options.view_as(StreamOptions)
     config = load_site_config(opts.config)
@@ -271,45 +273,56 @@ def _build_streaming(
     config: SiteConfig,
     messages: beam.PCollection[PubsubMessage],
 ) -> dict[str, beam.PCollection]:
-    """Unbounded input: the same transforms in fewer stages and outputs.
+    """Unbounded input: the same transforms in fewer stages.
 
-    The local streaming runner runs each stage's bundles one at a time, a few
-    milliseconds each whether empty or not, and every output a stage consumes gets
-    a bundle per producer bundle. So the parsing also groups readings per skid and
-    bundle (output ``readings`` holds ``(skid_id, readings)``), the spine's stateful
-    DoFn (which may then fire in the same bundle) also computes the energy rows, and
-    both put every row for the warehouse on one output, flattened into
-    ``warehouse_rows`` (raw readings, dead letters, spine and energy rows) for the
-    DuckDB sink. The per-table outputs are still there: they
-    feed BigQuery, the dead-letter topic and the tests.
+    The local streaming runner runs each stage's bundles one at a time on the thread
+    that also pulls from Pub/Sub, a few milliseconds each whether empty or not, and
+    every stage consuming an output gets a bundle per producer bundle. So the parsing
+    also groups readings per skid and bundle (output ``readings`` holds ``(skid_id,
+    readings)``), the spine's stateful DoFn (which may then fire in the same bundle)
+    also computes the energy rows, and, to a local DuckDB warehouse, both write their
+    rows there themselves: the graph is the read and two stages. The per-table
+    outputs are still there: they feed BigQuery, the dead-letter topic and the tests;
+    ``dead_letters`` (a Flatten, a stage of its own) only when something reads it.
     """
     if opts.start or opts.end:
         raise ValueError("--start/--end select from a bounded source (--input) only")
-    parsed = messages | "ParsedReadings" >> ParsedReadings(opts.max_payload_bytes)
+    local_url = opts.warehouse if _stages_write(opts, bounded=False) else None
+    parsed = messages | "ParsedReadings" >> ParsedReadings(opts.max_payload_bytes, local_url)
     spine = parsed["readings"] | "TimeSpine" >> TimeSpine(
-        spine_config_of(config, opts), keyed_by_skid=True, energy_config=config
+        spine_config_of(config, opts),
+        keyed_by_skid=True,
+        energy_config=config,
+        warehouse_url=local_url,
     )
-    dead_letters = (parsed["dead_letters"], spine["too_late"]) | "AllDeadLetters" >> beam.Flatten()
-    return {
+    outputs = {
         "readings": parsed["readings"],
         "raw": parsed["raw"],
-        "dead_letters": dead_letters,
         "out_of_range": p | "NoneOutOfRange" >> beam.Create([]),
         "duplicates": spine["duplicates"],
         "too_late": spine["too_late"],
         "spine": spine["spine"],
         "energy": spine["energy"],
-        "warehouse_rows": (parsed["rows"], spine["rows"]) | "WarehouseRows" >> beam.Flatten(),
     }
+    if local_url is None or opts.dead_letter_topic:
+        outputs["dead_letters"] = (
+            parsed["dead_letters"],
+            spine["too_late"],
+        ) | "AllDeadLetters" >> beam.Flatten()
+    return outputs
+
+
+def _stages_write(opts: StreamOptions, *, bounded: bool) -> bool:
+    """Whether the stages write the rows themselves (streaming to a local warehouse),
+    so that :func:`write_outputs` adds no sink for them."""
+    return not bounded and opts.warehouse.startswith("duckdb://")
 
 
 def write_outputs(outputs: dict[str, beam.PCollection], options: PipelineOptions) -> None:
     """Raw readings, spine and energy rows and dead letters to the warehouse; dead
     letters also to their topic when one is given."""
     opts = options.view_as(StreamOptions)
-    if "warehouse_rows" in outputs and opts.warehouse.startswith("duckdb://"):
-        _ = outputs["warehouse_rows"] | "WriteToWarehouse" >> WriteToWarehouse(opts.warehouse)
-    else:
+    if not _stages_write(opts, bounded=outputs["raw"].is_bounded):
         tables = {
             "raw_readings": outputs["raw"],
             "spine_points": outputs["spine"],
@@ -326,7 +339,9 @@ def write_outputs(outputs: dict[str, beam.PCollection], options: PipelineOptions
 def run(argv: Sequence[str] | None = None) -> PipelineResult:
     """Validate the flags and the backfill's input (:func:`beam.sources.check_input`:
     files there, Parquet of the right layout), build the graph with its sinks, start
-    it; return the result. A backfill's local warehouse is opened meanwhile
+    it; return the result. A local warehouse the streaming stages write is opened
+    (its tables created) first, so that the first commit does not hold up the first
+    bundles; a backfill's is opened on a thread while Beam plans the job
     (:func:`beam.sinks.open_warehouse_early`)."""
     options = PipelineOptions(list(argv) if argv is not None else None)
     validate_options(options)
@@ -335,6 +350,8 @@ def run(argv: Sequence[str] | None = None) -> PipelineResult:
         check_input(parse_input(opts.input), opts.warehouse)
         if opts.warehouse.startswith("duckdb://"):
             open_warehouse_early(opts.warehouse)
+    elif _stages_write(opts, bounded=False):
+        warehouse_buffer(opts.warehouse).open()
     p = beam.Pipeline(options=options)
     write_outputs(build_pipeline(p, options), options)
     return p.run()

@@ -28,6 +28,7 @@ from beam.batches import MessageBatch, ReadingBatch, RowBatch
 from beam.dofn_signatures import SignatureCachedDoFn
 from beam.progress import count_dead_letter, count_read
 from beam.spine import ReadingsBySkid
+from beam.warehouse_buffer import BundleRows
 from schemas.dead_letter import DeadLetter, DeadLetterStage
 from schemas.raw import RawReading
 from schemas.telemetry import TelemetryReading
@@ -36,7 +37,6 @@ from warehouse.table_schemas import arrow_schema
 __all__ = [
     "TAG_DEAD_LETTER",
     "TAG_RAW",
-    "TAG_ROWS",
     "ParseBatchFn",
     "ParseReadingFn",
     "ParsedReadings",
@@ -45,7 +45,6 @@ __all__ = [
 
 TAG_DEAD_LETTER = "dead_letter"
 TAG_RAW = "raw"
-TAG_ROWS = "rows"
 
 _NAMESPACE = "readings"
 
@@ -120,18 +119,22 @@ class ParseReadingFn(SignatureCachedDoFn):
 
     For the streaming job, ``keyed_by_skid`` emits readings as ``(skid_id, readings)``,
     one element per skid per bundle (:class:`~beam.spine.ReadingsBySkid`), for the
-    spine's stateful DoFn, and ``warehouse_rows`` also puts every raw record
-    and dead letter on one more output, ``rows``: the local warehouse's feed. On the
-    local runner each stage and each consumed output costs a bundle per input bundle,
-    empty or not; this saves a keying stage and one of the sink's inputs.
+    spine's stateful DoFn, and ``warehouse_url`` (a local DuckDB warehouse) makes it
+    write every raw record and dead letter there itself
+    (:class:`~beam.warehouse_buffer.BundleRows`). On the local runner each stage costs
+    a bundle per input bundle, empty or not; this saves a keying stage and a sink.
     """
 
     def __init__(
-        self, max_payload_bytes: int, *, keyed_by_skid: bool = False, warehouse_rows: bool = False
+        self,
+        max_payload_bytes: int,
+        *,
+        keyed_by_skid: bool = False,
+        warehouse_url: str | None = None,
     ) -> None:
         self._max_payload_bytes = max_payload_bytes
         self._keyed_by_skid = keyed_by_skid
-        self._warehouse_rows = warehouse_rows
+        self._rows = BundleRows(warehouse_url) if warehouse_url else None
         self._groups = ReadingsBySkid()
         self._valid = Metrics.counter(_NAMESPACE, "valid")
         self._dead = {
@@ -146,8 +149,8 @@ class ParseReadingFn(SignatureCachedDoFn):
         parsed = self.parse(message, datetime.now(UTC))
         if isinstance(parsed, DeadLetter):
             yield TaggedOutput(TAG_DEAD_LETTER, parsed)
-            if self._warehouse_rows:
-                yield TaggedOutput(TAG_ROWS, parsed)
+            if self._rows is not None:
+                self._rows.add(parsed)
             return
         reading, raw = parsed
         at = reading.source_ts.timestamp()
@@ -156,10 +159,12 @@ class ParseReadingFn(SignatureCachedDoFn):
         else:
             yield TimestampedValue(reading, at)
         yield TaggedOutput(TAG_RAW, TimestampedValue(raw, at))
-        if self._warehouse_rows:
-            yield TaggedOutput(TAG_ROWS, TimestampedValue(raw, at))
+        if self._rows is not None:
+            self._rows.add(raw)
 
     def finish_bundle(self) -> Iterator[WindowedValue]:
+        if self._rows is not None:
+            self._rows.hand_over()
         return self._groups.drain()
 
     def parse(
@@ -359,19 +364,20 @@ class ParsedReadings(beam.PTransform):  # type: ignore[misc]
     Bounded input (the backfill) may hold :class:`MessageBatch` elements as well as
     single messages; it is parsed a batch at a time and its readings and raw records
     come out batched (see :mod:`beam.batches`). Unbounded input (the streaming job)
-    comes out keyed by skid and with the warehouse's ``rows`` output (see
+    comes out keyed by skid; given ``warehouse_url`` (a local DuckDB warehouse) the
+    parsing writes the raw records and dead letters there itself (see
     :class:`ParseReadingFn`).
     """
 
-    def __init__(self, max_payload_bytes: int = 65_536) -> None:
+    def __init__(self, max_payload_bytes: int = 65_536, warehouse_url: str | None = None) -> None:
         super().__init__()
         self._max_payload_bytes = max_payload_bytes
+        self._warehouse_url = warehouse_url
 
     def expand(self, messages: beam.PCollection[PubsubMessage]) -> dict[str, beam.PCollection]:
         """``{"readings": TelemetryReading, "raw": RawReading, "dead_letters": DeadLetter}``
         (bounded: ``ReadingBatch`` and ``RowBatch`` of ``raw_readings``; unbounded:
-        readings as ``(skid_id, readings)``, and also ``"rows"``, raw records and dead
-        letters together)."""
+        readings as ``(skid_id, readings)``)."""
         if messages.is_bounded:
             outputs = (
                 messages
@@ -384,15 +390,16 @@ class ParsedReadings(beam.PTransform):  # type: ignore[misc]
             )
         else:
             outputs = messages | "Parse" >> beam.ParDo(
-                ParseReadingFn(self._max_payload_bytes, keyed_by_skid=True, warehouse_rows=True)
+                ParseReadingFn(
+                    self._max_payload_bytes,
+                    keyed_by_skid=True,
+                    warehouse_url=self._warehouse_url,
+                )
             ).with_output_types(tuple[str, list[TelemetryReading]]).with_outputs(
-                TAG_RAW, TAG_DEAD_LETTER, TAG_ROWS, main="readings"
+                TAG_RAW, TAG_DEAD_LETTER, main="readings"
             )
-        named = {
+        return {
             "readings": outputs.readings,
             "raw": outputs[TAG_RAW],
             "dead_letters": outputs[TAG_DEAD_LETTER],
         }
-        if not messages.is_bounded:
-            named["rows"] = outputs[TAG_ROWS]
-        return named

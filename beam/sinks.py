@@ -1,10 +1,11 @@
 """Where the job's rows land: the warehouse tables and the dead-letter topic.
 
 The warehouse URL picks the implementation: ``duckdb:///PATH`` writes through the
-local :mod:`warehouse` API: in streaming, bundles hand their rows to a buffer that a
-background thread commits across bundles (:mod:`beam.warehouse_buffer`); in batch,
-a writer thread commits each column batch while the job computes the next, and the
-job's last stage waits until they are all committed (:mod:`beam.warehouse_writer`).
+local :mod:`warehouse` API: in batch, a writer thread commits each column batch while
+the job computes the next, and the job's last stage waits until they are all committed
+(:mod:`beam.warehouse_writer`); in streaming the stages write their rows themselves,
+through a buffer that a background thread commits across bundles
+(:mod:`beam.warehouse_buffer`).
 ``bigquery://PROJECT/DATASET`` uses ``WriteToBigQuery`` with ``CREATE_NEVER``
 (Terraform owns the tables) and streaming inserts, whose insert ids let BigQuery
 drop a retried bundle's repeats.
@@ -30,7 +31,6 @@ from pydantic import BaseModel
 
 from beam.batches import RowBatch, records_of
 from beam.dofn_signatures import SignatureCachedDoFn
-from beam.warehouse_buffer import WarehouseBuffer, warehouse_buffer
 from beam.warehouse_writer import (
     WarehouseWriter,
     finish_job_writes,
@@ -39,13 +39,12 @@ from beam.warehouse_writer import (
 )
 from bridge.attributes import PUBSUB_MAX_ATTRIBUTE_VALUE_BYTES, truncate_utf8
 from schemas.dead_letter import DeadLetter
-from schemas.tables import TABLES
+from schemas.tables import TABLE_OF_MODEL, TABLES
 from warehouse.bigquery_warehouse import json_row
 from warehouse.interface import check_rows
 from warehouse.table_schemas import arrow_table
 
 __all__ = [
-    "BufferRowsFn",
     "PublishDeadLetters",
     "WriteToWarehouse",
     "WriteToWarehouseFn",
@@ -96,11 +95,6 @@ _BACKFILL_BATCH_ROWS = 500_000
 (each commit has a fixed cost of milliseconds to tens of them; the local batch runner
 holds every stage's output in memory anyway)."""
 
-_STREAMING_FLUSH_INTERVAL_S = 0.2
-"""Streaming: how long rows wait in the buffer for more before they are committed."""
-
-_TABLE_OF_MODEL: dict[type[BaseModel], str] = {spec.model: name for name, spec in TABLES.items()}
-
 
 class WriteToWarehouseFn(SignatureCachedDoFn):
     """Batch: records of any warehouse tables -> the job's writer
@@ -136,7 +130,7 @@ class WriteToWarehouseFn(SignatureCachedDoFn):
         if isinstance(record, RowBatch):
             self._hand_over(record.table, record.arrow)
             return iter(())
-        self._pending.setdefault(_TABLE_OF_MODEL[type(record)], []).append(record)
+        self._pending.setdefault(TABLE_OF_MODEL[type(record)], []).append(record)
         self._buffered += 1
         if self._buffered >= self._batch_rows:
             self._hand_over_records()
@@ -180,33 +174,6 @@ class _AwaitCommitsFn(SignatureCachedDoFn):
         _open_warehouse(self._url).release()
 
 
-class BufferRowsFn(SignatureCachedDoFn):
-    """Streaming: records of any warehouse tables -> the process's
-    :class:`~beam.warehouse_buffer.WarehouseBuffer` for the URL, once per bundle."""
-
-    def __init__(self, url: str, interval_s: float) -> None:
-        self._url = url
-        self._interval_s = interval_s
-        self._buffered = Metrics.counter("warehouse", "rows")
-        self._buffer: WarehouseBuffer | None = None
-        self._rows: dict[str, list[BaseModel]] = {}
-
-    def setup(self) -> None:
-        self._buffer = warehouse_buffer(self._url, self._interval_s)
-
-    def start_bundle(self) -> None:
-        self._rows = {}
-
-    def process(self, record: BaseModel) -> Iterator[Any]:
-        self._rows.setdefault(_TABLE_OF_MODEL[type(record)], []).append(record)
-        return iter(())
-
-    def finish_bundle(self) -> None:
-        rows, self._rows = self._rows, {}
-        if rows and self._buffer is not None:
-            self._buffered.inc(self._buffer.add(rows))
-
-
 class _WriteTableToBigQuery(beam.PTransform):  # type: ignore[misc]
     def __init__(self, project: str, dataset: str, table: str) -> None:
         super().__init__()
@@ -235,11 +202,8 @@ class _WriteTableToBigQuery(beam.PTransform):  # type: ignore[misc]
 class WriteToWarehouse(beam.PTransform):  # type: ignore[misc]
     """``{table: records}`` -> those tables of the warehouse the URL names.
 
-    DuckDB: in streaming the input is one PCollection of records of any tables (told
-    apart by their model), the streaming job's ``warehouse_rows``: one input, so one
-    sink bundle per producer bundle; the bundles only buffer their rows, committed
-    across bundles by a background thread (:class:`BufferRowsFn`). In batch (the
-    backfill) the records come as a few large column batches
+    DuckDB, batch only (streaming stages write their own rows, see
+    :class:`~beam.warehouse_buffer.BundleRows`): the records come as a few large column batches
     (:class:`~beam.batches.RowBatch`) and each table gets its own sink, fused into the
     stage that produces its rows: a Flatten there would be a stage of its own, and the
     runner would pickle every batch (27 MB of raw payloads a skid-week) to hand it
@@ -253,15 +217,7 @@ class WriteToWarehouse(beam.PTransform):  # type: ignore[misc]
         super().__init__()
         self._url = url
 
-    def expand(
-        self, tables: dict[str, beam.PCollection[BaseModel]] | beam.PCollection[BaseModel]
-    ) -> Any:
-        if isinstance(tables, beam.PCollection):
-            if not self._url.startswith("duckdb://") or tables.is_bounded:
-                raise ValueError("records of mixed tables go to a streaming DuckDB sink only")
-            return tables | "Buffer" >> beam.ParDo(
-                BufferRowsFn(self._url, _STREAMING_FLUSH_INTERVAL_S)
-            )
+    def expand(self, tables: dict[str, beam.PCollection[BaseModel]]) -> Any:
         unknown = sorted(set(tables) - set(TABLES))
         if unknown:
             raise KeyError(f"unknown table(s) {unknown}; known: {sorted(TABLES)}")
@@ -273,7 +229,8 @@ class WriteToWarehouse(beam.PTransform):  # type: ignore[misc]
             }
         if not all(records.is_bounded for records in tables.values()):
             raise ValueError(
-                "streaming rows go to DuckDB as one PCollection of every table's records"
+                "streaming stages write to a DuckDB warehouse themselves "
+                "(beam.warehouse_buffer.BundleRows), not through this sink"
             )
         job, builder_pid = uuid.uuid4().hex, os.getpid()
         handed_over = [

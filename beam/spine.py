@@ -43,7 +43,9 @@ from apache_beam.utils.windowed_value import WindowedValue
 
 from beam.batches import ReadingBatch, RowBatch
 from beam.dofn_signatures import SignatureCachedDoFn
+from beam.warehouse_buffer import BundleRows
 from schemas.dead_letter import DeadLetter, DeadLetterStage
+from schemas.energy import EnergyRow
 from schemas.site_config import SiteConfig, SpineConfig
 from schemas.spine import SpinePoint
 from schemas.telemetry import NUMERIC_SIGNALS, TelemetryReading
@@ -65,7 +67,6 @@ from warehouse.table_schemas import arrow_schema
 __all__ = [
     "TAG_DUPLICATES",
     "TAG_ENERGY",
-    "TAG_ROWS",
     "TAG_TOO_LATE",
     "DuplicateReading",
     "ReadingsBySkid",
@@ -78,7 +79,6 @@ __all__ = [
 TAG_TOO_LATE = "too_late"
 TAG_DUPLICATES = "duplicates"
 TAG_ENERGY = "energy"
-TAG_ROWS = "rows"
 
 _NAMESPACE = "spine"
 
@@ -229,14 +229,19 @@ class SpineFn(SignatureCachedDoFn):
 
     Given a site config, the same firing also computes the energy rows of the spine
     rows it emits (output ``energy``; :func:`twin.spine_energy.energy_rows`, the same
-    figures :class:`~beam.energy.EnergyRows` gives the backfill) and puts every row it makes, spine,
-    energy and too-late dead letters, on one more output, ``rows``: the local
-    warehouse's feed. On the local runner every stage and every output costs a
-    bundle per firing, empty or not, so the streaming job's spine, energy and sink
-    inputs are one stage and one output here rather than three each.
+    figures :class:`~beam.energy.EnergyRows` gives the backfill), and given a local
+    warehouse's URL it writes every row it makes there itself, spine, energy and
+    too-late dead letters (:class:`~beam.warehouse_buffer.BundleRows`). On the local
+    runner every stage costs a bundle per firing, empty or not, so the streaming
+    job's spine, energy and sink are one stage here rather than three.
     """
 
-    def __init__(self, spine: SpineConfig, energy_config: SiteConfig | None = None) -> None:
+    def __init__(
+        self,
+        spine: SpineConfig,
+        energy_config: SiteConfig | None = None,
+        warehouse_url: str | None = None,
+    ) -> None:
         self._interval_s = spine.interval_s
         self._lateness_s = float(spine.allowed_lateness_s)
         self._silent_max_s = float(spine.silent_skid_max_s)
@@ -249,6 +254,11 @@ class SpineFn(SignatureCachedDoFn):
         self._revisions = Metrics.counter(_NAMESPACE, "revisions")
         self._energy_config = energy_config
         self._energy_rows = Metrics.counter("energy", "rows")
+        self._warehouse = BundleRows(warehouse_url) if warehouse_url else None
+
+    def finish_bundle(self) -> None:
+        if self._warehouse is not None:
+            self._warehouse.hand_over()
 
     def process(
         self,
@@ -272,8 +282,8 @@ class SpineFn(SignatureCachedDoFn):
                 self._too_late.inc()
                 letter = self._too_late_letter(skid_id, reading, progress.last_fire_s)
                 yield TaggedOutput(TAG_TOO_LATE, letter)
-                if self._energy_config is not None:
-                    yield TaggedOutput(TAG_ROWS, letter)
+                if self._warehouse is not None:
+                    self._warehouse.add(letter)
                 continue
             readings.add(_pack(reading))
             if progress.changed_from_s is None or ts_s < progress.changed_from_s:
@@ -391,17 +401,18 @@ class SpineFn(SignatureCachedDoFn):
             progress.timer_at_s = next_at_s
 
     def _outputs(self, points: list[SpinePoint]) -> Iterator[Any]:
-        """Spine rows (main); with a site config also their energy rows and both on
-        ``rows``."""
+        """Spine rows (main); with a site config also their energy rows; with a
+        warehouse, both written there."""
         yield from points
-        if self._energy_config is None or not points:
-            return
-        energy = energy_rows(points, self._energy_config)
-        self._energy_rows.inc(len(energy))
-        for row in energy:
-            yield TaggedOutput(TAG_ENERGY, row)
-        for record in (*points, *energy):
-            yield TaggedOutput(TAG_ROWS, record)
+        energy: list[EnergyRow] = []
+        if self._energy_config is not None and points:
+            energy = energy_rows(points, self._energy_config)
+            self._energy_rows.inc(len(energy))
+            for row in energy:
+                yield TaggedOutput(TAG_ENERGY, row)
+        if self._warehouse is not None:
+            for record in (*points, *energy):
+                self._warehouse.add(record)
 
     def _emit_block(
         self,
@@ -572,9 +583,10 @@ class TimeSpine(beam.PTransform):  # type: ignore[misc]
     Unbounded input (streaming) goes through :class:`SpineFn`, stateful with event-time
     timers, fed ``(skid_id, readings)`` per skid and bundle (:class:`ReadingsBySkid`);
     ``keyed_by_skid`` says the readings already come so (as
-    :class:`~beam.readings.ParsedReadings` can emit them, saving a stage), and
-    ``energy_config`` makes the same DoFn compute the energy rows too (outputs
-    ``energy`` and ``rows``; see :class:`SpineFn`). Bounded input (the backfill) is
+    :class:`~beam.readings.ParsedReadings` can emit them, saving a stage),
+    ``energy_config`` makes the same DoFn compute the energy rows too (output
+    ``energy``), and ``warehouse_url`` makes it write its rows to that local warehouse (see
+    :class:`SpineFn`). Bounded input (the backfill) is
     complete before the spine starts, so its batches are split per skid and day-sized
     chunk, grouped, and each chunk computed at once by :class:`SpineChunkFn`: the same
     ``twin.spine`` functions and the same rows, without a timer firing per grid point
@@ -587,17 +599,19 @@ class TimeSpine(beam.PTransform):  # type: ignore[misc]
         *,
         keyed_by_skid: bool = False,
         energy_config: SiteConfig | None = None,
+        warehouse_url: str | None = None,
     ) -> None:
         super().__init__()
         self._spine = spine
         self._keyed_by_skid = keyed_by_skid
         self._energy_config = energy_config
+        self._warehouse_url = warehouse_url
 
     def expand(self, readings: beam.PCollection[TelemetryReading]) -> dict[str, beam.PCollection]:
         """``{"spine": SpinePoint, "too_late": DeadLetter, "duplicates": DuplicateReading}``
         (bounded: readings come as ``ReadingBatch``, spine rows go out as
         ``RowBatch`` of ``spine_points``); streaming with ``energy_config`` also
-        ``{"energy": EnergyRow, "rows": every row for the warehouse}``."""
+        ``{"energy": EnergyRow}``."""
         if readings.is_bounded:
             return self._batch(readings)
         if not self._keyed_by_skid:
@@ -606,9 +620,9 @@ class TimeSpine(beam.PTransform):  # type: ignore[misc]
             )
         tags = (TAG_TOO_LATE, TAG_DUPLICATES)
         if self._energy_config is not None:
-            tags += (TAG_ENERGY, TAG_ROWS)
+            tags += (TAG_ENERGY,)
         outputs = readings | "Spine" >> beam.ParDo(
-            SpineFn(self._spine, self._energy_config)
+            SpineFn(self._spine, self._energy_config, self._warehouse_url)
         ).with_outputs(*tags, main="spine")
         return {"spine": outputs.spine} | {tag: outputs[tag] for tag in tags}
 

@@ -25,14 +25,20 @@ import time
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+from apache_beam.metrics import Metrics
 from pydantic import BaseModel
 
-__all__ = ["WarehouseBuffer", "flush_warehouse_buffers", "warehouse_buffer"]
+from schemas.tables import TABLE_OF_MODEL
+
+__all__ = ["BundleRows", "WarehouseBuffer", "flush_warehouse_buffers", "warehouse_buffer"]
 
 _LOG = logging.getLogger(__name__)
 
 _MAX_PENDING_ROWS = 50_000
 """Rows buffered at most: beyond, the bundle commits them itself (back-pressure)."""
+
+FLUSH_INTERVAL_S = 0.2
+"""How long rows wait in the buffer for more before they are committed."""
 
 _IDLE_EXIT_S = 5.0
 """A flusher with nothing to do for this long ends (a new one starts with the next row)."""
@@ -53,6 +59,20 @@ class WarehouseBuffer:
         self._flusher: threading.Thread | None = None
         self._failed: BaseException | None = None
         self._closing = False
+        self._committed: dict[str, int] = {}
+
+    def open(self) -> None:
+        """Open the warehouse now (a new file's tables and views take a tenth of a
+        second or more), rather than in the first commit, while bundles run."""
+        with self._commit:
+            if self._warehouse is None:
+                from warehouse import open_warehouse
+
+                self._warehouse = open_warehouse(self._url)
+
+    def committed(self, table: str) -> int:
+        """Rows of ``table`` this buffer has committed so far."""
+        return self._committed.get(table, 0)
 
     def add(self, rows_by_table: Mapping[str, Sequence[BaseModel]]) -> int:
         """Buffer rows; returns how many. Commits on the calling thread first when the
@@ -88,8 +108,6 @@ class WarehouseBuffer:
                 return 0
             try:
                 if self._warehouse is None:
-                    # Opened by the first commit, usually on the flusher thread: creating
-                    # a new file's tables and views takes a few hundred milliseconds.
                     from warehouse import open_warehouse
 
                     self._warehouse = open_warehouse(self._url)
@@ -99,6 +117,8 @@ class WarehouseBuffer:
                 self._restore(pending)
                 raise
             self._failed = None
+            for table, rows in pending.items():
+                self._committed[table] = self._committed.get(table, 0) + len(rows)
             return written
 
     def _restore(self, rows_by_table: dict[str, list[BaseModel]]) -> None:
@@ -156,8 +176,9 @@ _BUFFERS: dict[str, WarehouseBuffer] = {}
 _BUFFERS_LOCK = threading.Lock()
 
 
-def warehouse_buffer(url: str, interval_s: float) -> WarehouseBuffer:
-    """The process's buffer for the warehouse at ``url`` (opened by its first commit)."""
+def warehouse_buffer(url: str, interval_s: float = FLUSH_INTERVAL_S) -> WarehouseBuffer:
+    """The process's buffer for the warehouse at ``url`` (opened by :meth:`WarehouseBuffer.open`
+    or its first commit)."""
     with _BUFFERS_LOCK:
         buffer = _BUFFERS.get(url)
         if buffer is None:
@@ -185,3 +206,43 @@ def _close_warehouse_buffers() -> None:
             failures.append(exc)
     if failures:
         raise failures[0]
+
+
+class BundleRows:
+    """The rows a streaming stage writes to the local warehouse itself: gathered over
+    a bundle, handed to the process's :class:`WarehouseBuffer` when it finishes.
+
+    The parsing and the spine write their own rows rather than emit them to a sink
+    stage: on the local runner a sink stage costs a bundle (a DoFn built, pickled and
+    inspected, watermarks updated) per producing bundle, empty or not, on the one
+    thread that also pulls from Pub/Sub. Picklable before :meth:`setup`.
+    """
+
+    def __init__(self, url: str, interval_s: float = FLUSH_INTERVAL_S) -> None:
+        self._url = url
+        self._interval_s = interval_s
+        self._buffer: WarehouseBuffer | None = None
+        self._rows: dict[str, list[BaseModel]] = {}
+        self._buffered = Metrics.counter("warehouse", "rows")
+
+    def __getstate__(self) -> dict[str, Any]:
+        return {"_url": self._url, "_interval_s": self._interval_s}
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        self._url = state["_url"]
+        self._interval_s = state["_interval_s"]
+        self._buffer = None
+        self._rows = {}
+        self._buffered = Metrics.counter("warehouse", "rows")
+
+    def add(self, record: BaseModel) -> None:
+        """One row of any warehouse table (told by its model)."""
+        self._rows.setdefault(TABLE_OF_MODEL[type(record)], []).append(record)
+
+    def hand_over(self) -> None:
+        """The bundle's rows to the buffer (the DoFn's ``finish_bundle``)."""
+        rows, self._rows = self._rows, {}
+        if rows:
+            if self._buffer is None:
+                self._buffer = warehouse_buffer(self._url, self._interval_s)
+            self._buffered.inc(self._buffer.add(rows))

@@ -24,7 +24,7 @@ from schemas.plan import PlanRow, PlanSummary
 from schemas.raw import RawReading
 from schemas.spine import SpinePoint
 
-__all__ = ["TABLES", "Table", "bigquery_fields", "bigquery_table_spec"]
+__all__ = ["TABLES", "TABLE_OF_MODEL", "Table", "bigquery_fields", "bigquery_table_spec"]
 
 
 @dataclass(frozen=True)
@@ -106,6 +106,9 @@ TABLES: dict[str, Table] = {
         ),
     )
 }
+
+TABLE_OF_MODEL: dict[type[BaseModel], str] = {t.model: name for name, t in TABLES.items()}
+"""The table a record model's rows go to (each model has one table)."""
 
 _SCALARS: dict[Any, str] = {
     str: "STRING",

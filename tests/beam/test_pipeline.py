@@ -153,3 +153,35 @@ def test_a_range_on_an_unbounded_source_is_refused() -> None:
     stream = p | TestStream().add_elements([PubsubMessage(b"{}", {})])
     with pytest.raises(ValueError, match="bounded source"):
         build_pipeline(p, _options("--start=2026-07-01T00:00:00+00:00"), source=stream)
+
+
+def test_local_streaming_graph_is_the_read_and_two_stages() -> None:
+    """To a local warehouse the parsing and the spine write their own rows: on the
+    local runner every further stage (a sink, a Flatten) would cost a bundle per pull
+    on the thread that pulls. With a dead-letter topic the Flatten and publisher
+    come back."""
+
+    def transforms(*extra: str) -> set[str]:
+        options = PipelineOptions(
+            [
+                f"--config={REFERENCE_CONFIG}",
+                "--subscription=projects/local-project/subscriptions/telemetry",
+                "--warehouse=duckdb:///unused.duckdb",
+                "--streaming",
+                *extra,
+            ]
+        )
+        p = beam.Pipeline(options=options)
+        write_outputs(build_pipeline(p, options), options)
+        components = p.to_runner_api().components.transforms.values()
+        return {t.unique_name for t in components if not t.subtransforms}
+
+    leaves = transforms()
+    assert "Read/ReadFromPubSub/Read" in leaves  # the local runner replaces the whole read
+    assert {name for name in leaves if not name.startswith(("Read/", "NoneOutOfRange/"))} == {
+        "ParsedReadings/Parse/ParDo(ParseReadingFn)",
+        "TimeSpine/Spine/ParDo(SpineFn)",
+    }
+    with_topic = transforms("--dead_letter_topic=projects/local-project/topics/dead-letters")
+    assert "AllDeadLetters" in with_topic
+    assert any(name.startswith("PublishDeadLetters/") for name in with_topic)

@@ -68,3 +68,22 @@ def test_at_exit_a_refusing_warehouse_does_not_strand_another_ones_rows(
     with pytest.raises(WarehouseError):
         warehouse_buffer_module._close_warehouse_buffers()
     assert _count(good_url, "dead_letters") == 2
+
+
+def test_open_creates_the_tables_and_commits_are_counted_per_table(tmp_path: Path) -> None:
+    url = f"duckdb:///{tmp_path}/counted.duckdb"
+    buffer = WarehouseBuffer(url, interval_s=60.0)
+    buffer.open()
+    assert _count(url, "raw_readings") == 0  # tables there before any row
+    buffer.add({"dead_letters": [ROWS["dead_letters"]] * 2, "raw_readings": [ROWS["raw_readings"]]})
+    assert buffer.committed("dead_letters") == 0  # buffered, not committed
+    buffer.flush()
+    buffer.add({"dead_letters": [ROWS["dead_letters"]]})
+    buffer.flush()
+    assert [buffer.committed(t) for t in ("dead_letters", "raw_readings", "spine_points")] == [
+        3,
+        1,
+        0,
+    ]
+    assert _count(url, "dead_letters") == 3
+    buffer.close()
