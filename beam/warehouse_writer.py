@@ -68,9 +68,6 @@ def gil_handed_over_often() -> Iterator[None]:
 class WarehouseWriter:
     """Commits ``(table, Arrow rows)`` batches in the order handed over, on a thread of
     its own; batches waiting together go in one transaction of up to ``max_rows``.
-    When nothing is waiting after a commit it calls the warehouse's ``release()``, if
-    it has one (a DuckDB file: detached, its WAL checkpointed, while the job computes
-    rather than at its end).
 
     Args:
         open_warehouse: called once, on the writer thread, for the warehouse to write
@@ -83,7 +80,7 @@ class WarehouseWriter:
         self._max_rows = max_rows
         self._state = threading.Condition()
         self._waiting: deque[tuple[str, pa.Table]] = deque()
-        self._busy = False
+        self._committing = False
         self._committed_rows = 0
         self._failure: BaseException | None = None
         self._closing = False
@@ -103,7 +100,7 @@ class WarehouseWriter:
         """Block until every batch handed over is committed; the rows committed since
         the last call. Raises the first failure (opening or commit)."""
         with self._state:
-            while (self._waiting or self._busy) and self._failure is None:
+            while (self._waiting or self._committing) and self._failure is None:
                 self._state.wait()
             self._raise_failure()
             committed, self._committed_rows = self._committed_rows, 0
@@ -128,7 +125,6 @@ class WarehouseWriter:
         except BaseException as exc:
             self._fail(exc)
             return
-        release = getattr(warehouse, "release", None)
         while True:
             with self._state:
                 while not self._waiting and not self._closing:
@@ -136,20 +132,16 @@ class WarehouseWriter:
                 if not self._waiting:
                     return
                 rows_by_table = self._take()
-                self._busy = True
+                self._committing = True
             try:
                 with gil_handed_over_often():
                     committed = int(warehouse.insert_many(rows_by_table))
-                    with self._state:
-                        self._committed_rows += committed
-                        idle = not self._waiting
-                    if idle and release is not None:
-                        release()
             except BaseException as exc:
                 self._fail(exc)
                 return
             with self._state:
-                self._busy = False
+                self._committed_rows += committed
+                self._committing = False
                 self._state.notify_all()
 
     def _take(self) -> dict[str, pa.Table]:
@@ -170,7 +162,7 @@ class WarehouseWriter:
         with self._state:
             self._failure = exc
             self._waiting.clear()
-            self._busy = False
+            self._committing = False
             self._state.notify_all()
 
 
