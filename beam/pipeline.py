@@ -32,9 +32,8 @@ from beam.batches import MessageBatch, ReadingBatch, RowBatch
 from beam.dofn_signatures import SignatureCachedDoFn
 from beam.energy import EnergyRows
 from beam.options import StreamOptions, parse_time, validate_options
-from beam.progress import count_dead_letter, count_read
 from beam.readings import ParsedReadings
-from beam.sinks import PublishDeadLetters, WriteToWarehouse
+from beam.sinks import PublishDeadLetters, WriteToWarehouse, open_warehouse_early
 from beam.sources import (
     FilesInput,
     ReadRawReadings,
@@ -76,8 +75,7 @@ OUTPUTS: tuple[str, ...] = (
 class _ReadMessages(beam.PTransform):  # type: ignore[misc]
     """The configured source: ``PubsubMessage``s from Pub/Sub; for the backfill,
     ``MessageBatch``es of file lines (which have no attributes) or of replayed
-    ``raw_readings`` rows (:mod:`beam.sources`), each counted into the progress tally
-    (:mod:`beam.progress`)."""
+    ``raw_readings`` rows (:mod:`beam.sources`)."""
 
     def __init__(self, opts: StreamOptions) -> None:
         super().__init__()
@@ -94,16 +92,20 @@ class _ReadMessages(beam.PTransform):  # type: ignore[misc]
         start = parse_time(self._opts.start, "start") if self._opts.start else None
         end = parse_time(self._opts.end, "end") if self._opts.end else None
         if isinstance(source, FilesInput):
-            batches = (
+            # Impulse, not Create: one transform where Create is three (each costs the
+            # runner a few milliseconds to plan and run).
+            return (
                 p
-                | "Pattern" >> beam.Create([source.pattern])
-                | "MatchFiles" >> beam.FlatMap(matching_files)
+                | "Impulse" >> beam.Impulse()
+                | "MatchFiles" >> beam.FlatMap(_files_matching, source.pattern)
                 | "ReadFiles"
                 >> beam.ParDo(_ReadFileBatchesFn(start, end)).with_output_types(MessageBatch)
             )
-        else:
-            batches = p | "ReadRawReadings" >> ReadRawReadings(source, start, end)
-        return batches | "CountRead" >> beam.Map(count_read).with_output_types(MessageBatch)
+        return p | "ReadRawReadings" >> ReadRawReadings(source, start, end)
+
+
+def _files_matching(_: bytes, pattern: str) -> list[str]:
+    return matching_files(pattern)
 
 
 class _ReadFileBatchesFn(SignatureCachedDoFn):
@@ -241,7 +243,7 @@ def build_pipeline(
     end = parse_time(opts.end, "end") if opts.end else None
     readings: beam.PCollection[TelemetryReading] = parsed["readings"]
     raw = parsed["raw"]
-    parse_dead_letters = parsed["dead_letters"] | "CountDeadLetters" >> beam.Map(count_dead_letter)
+    parse_dead_letters = parsed["dead_letters"]
     # Also without a range: a pass-through fused with the parsing, cheaper than
     # an empty source for out_of_range (one more stage for the runner to run).
     selected = _InRange(start, end)
@@ -339,12 +341,15 @@ def run(argv: Sequence[str] | None = None) -> PipelineResult:
     files there, Parquet of the right layout), build the graph with its sinks, start
     it; return the result. A local warehouse the streaming stages write is opened
     (its tables created) first, so that the first commit does not hold up the first
-    bundles."""
+    bundles; a backfill's is opened on a thread while Beam plans the job
+    (:func:`beam.sinks.open_warehouse_early`)."""
     options = PipelineOptions(list(argv) if argv is not None else None)
     validate_options(options)
     opts = options.view_as(StreamOptions)
     if opts.input:
         check_input(parse_input(opts.input), opts.warehouse)
+        if opts.warehouse.startswith("duckdb://"):
+            open_warehouse_early(opts.warehouse)
     elif _stages_write(opts, bounded=False):
         warehouse_buffer(opts.warehouse).open()
     p = beam.Pipeline(options=options)

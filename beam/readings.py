@@ -26,6 +26,7 @@ from typing_extensions import TypedDict  # pydantic takes typing.TypedDict from 
 
 from beam.batches import MessageBatch, ReadingBatch, RowBatch
 from beam.dofn_signatures import SignatureCachedDoFn
+from beam.progress import count_dead_letter, count_read
 from beam.spine import ReadingsBySkid
 from beam.warehouse_buffer import BundleRows
 from schemas.dead_letter import DeadLetter, DeadLetterStage
@@ -288,7 +289,8 @@ class ParseBatchFn(SignatureCachedDoFn):
 
     The whole batch is validated in one pydantic call; only the messages it rejects
     go through :meth:`ParseReadingFn.parse`, so each dead letter is worded exactly as
-    in streaming and keeps its own bytes.
+    in streaming and keeps its own bytes. Each batch and dead letter is also counted
+    into the backfill's progress tally (:mod:`beam.progress`).
     """
 
     def __init__(self, max_payload_bytes: int) -> None:
@@ -298,6 +300,7 @@ class ParseBatchFn(SignatureCachedDoFn):
 
     def process(self, batch: MessageBatch) -> Iterator[Any]:
         now = datetime.now(UTC)
+        count_read(batch)
         index, readings = _valid_positions(batch.payloads, self._max_payload_bytes)
         self._valid.inc(len(index))
         if len(index) < len(batch):
@@ -307,7 +310,7 @@ class ParseBatchFn(SignatureCachedDoFn):
                     continue
                 parsed = self._one.parse(batch.message(i), now)
                 if isinstance(parsed, DeadLetter):
-                    yield TaggedOutput(TAG_DEAD_LETTER, parsed)
+                    yield TaggedOutput(TAG_DEAD_LETTER, count_dead_letter(parsed))
                 else:
                     index.append(i)
                     readings.append(dict(parsed[0]))

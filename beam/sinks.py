@@ -1,10 +1,11 @@
 """Where the job's rows land: the warehouse tables and the dead-letter topic.
 
 The warehouse URL picks the implementation: ``duckdb:///PATH`` writes through the
-local :mod:`warehouse` API, in batch one ``insert_many`` call per bundle of up to
-``batch_rows`` rows (each call commits and fsyncs DuckDB's WAL: milliseconds whatever
-its size); in streaming the stages write their rows themselves, through a buffer that
-a background thread commits across bundles (:mod:`beam.warehouse_buffer`).
+local :mod:`warehouse` API: in batch, a writer thread commits each column batch while
+the job computes the next, and the job's last stage waits until they are all committed
+(:mod:`beam.warehouse_writer`); in streaming the stages write their rows themselves,
+through a buffer that a background thread commits across bundles
+(:mod:`beam.warehouse_buffer`).
 ``bigquery://PROJECT/DATASET`` uses ``WriteToBigQuery`` with ``CREATE_NEVER``
 (Terraform owns the tables) and streaming inserts, whose insert ids let BigQuery
 drop a retried bundle's repeats.
@@ -12,6 +13,10 @@ drop a retried bundle's repeats.
 
 from __future__ import annotations
 
+import logging
+import os
+import threading
+import uuid
 from collections.abc import Iterator
 from typing import Any
 
@@ -20,10 +25,18 @@ import pyarrow as pa  # type: ignore[import-untyped]
 from apache_beam.io.gcp.bigquery import BigQueryDisposition, WriteToBigQuery
 from apache_beam.io.gcp.pubsub import PubsubMessage, WriteToPubSub
 from apache_beam.metrics import Metrics
+from apache_beam.transforms.window import GlobalWindow
+from apache_beam.utils.windowed_value import WindowedValue
 from pydantic import BaseModel
 
 from beam.batches import RowBatch, records_of
 from beam.dofn_signatures import SignatureCachedDoFn
+from beam.warehouse_writer import (
+    WarehouseWriter,
+    finish_job_writes,
+    gil_handed_over_often,
+    job_writer,
+)
 from bridge.attributes import PUBSUB_MAX_ATTRIBUTE_VALUE_BYTES, truncate_utf8
 from schemas.dead_letter import DeadLetter
 from schemas.tables import TABLE_OF_MODEL, TABLES
@@ -36,72 +49,129 @@ __all__ = [
     "WriteToWarehouse",
     "WriteToWarehouseFn",
     "dead_letter_message",
+    "open_warehouse_early",
 ]
 
+
+_LOG = logging.getLogger(__name__)
 
 _OPEN_WAREHOUSES: dict[str, Any] = {}
 """One warehouse handle per URL and process. The local runner builds a fresh DoFn
 (and calls ``setup``) for every bundle; opening the DuckDB file each time (tables
 checked against the schemas) cost half a second per bundle."""
+_OPEN_WAREHOUSES_LOCK = threading.Lock()
+
+
+def _open_warehouse(url: str) -> Any:
+    """The process's warehouse handle for ``url`` (opened by the first caller; the
+    writer threads of two stages may ask at once)."""
+    from warehouse import open_warehouse
+
+    with _OPEN_WAREHOUSES_LOCK:
+        if url not in _OPEN_WAREHOUSES:
+            _OPEN_WAREHOUSES[url] = open_warehouse(url)
+        return _OPEN_WAREHOUSES[url]
+
+
+def open_warehouse_early(url: str) -> None:
+    """Start opening the process's handle for a local warehouse on a thread of its own,
+    so that a backfill's writer finds it open: a new file's tables and views are
+    created while Beam plans the job, not after its first stage has started. A
+    failure is left for the writer, which opens the warehouse again and fails the job
+    with the error."""
+
+    def open_quietly() -> None:
+        try:
+            with gil_handed_over_often():
+                _open_warehouse(url)
+        except Exception:
+            _LOG.debug("opening %s early failed; the job's writer will retry", url, exc_info=True)
+
+    threading.Thread(target=open_quietly, name="warehouse-open", daemon=True).start()
+
 
 _BACKFILL_BATCH_ROWS = 500_000
-"""Backfill rows per warehouse call: each call commits and checkpoints the DuckDB file
-(a fixed cost of tens of milliseconds), and the local batch runner holds every
-stage's output in memory anyway."""
+"""Backfill: most rows per warehouse transaction when batches wait for the writer
+(each commit has a fixed cost of milliseconds to tens of them; the local batch runner
+holds every stage's output in memory anyway)."""
 
 
 class WriteToWarehouseFn(SignatureCachedDoFn):
-    """Records of any warehouse tables -> one ``insert_many`` per bundle (or per
-    ``batch_rows`` records): each DuckDB call is a transaction with its own WAL fsync,
-    so a bundle's raw, spine, energy and dead-letter rows share one call. Column batches
-    (:class:`~beam.batches.RowBatch`, the backfill's) go in as Arrow tables."""
+    """Batch: records of any warehouse tables -> the job's writer
+    (:mod:`beam.warehouse_writer`), which commits them while the job goes on: each
+    column batch (:class:`~beam.batches.RowBatch`, the backfill's) as it comes,
+    single records once per bundle or per ``batch_rows``. Emits the rows handed over
+    per bundle, for :class:`_AwaitCommitsFn`; in another process than the graph's
+    builder it waits for its commits at the end of each bundle instead."""
 
-    def __init__(self, url: str, batch_rows: int) -> None:
+    def __init__(self, url: str, job: str, builder_pid: int, batch_rows: int) -> None:
         self._url = url
+        self._job = job
+        self._builder_pid = builder_pid
         self._batch_rows = batch_rows
         self._written = Metrics.counter("warehouse", "rows")
-        self._warehouse: Any = None
+        self._writer: WarehouseWriter | None = None
         self._pending: dict[str, list[BaseModel]] = {}
-        self._batches: dict[str, list[pa.Table]] = {}
         self._buffered = 0
-
-    def setup(self) -> None:
-        from warehouse import open_warehouse
-
-        if self._url not in _OPEN_WAREHOUSES:
-            _OPEN_WAREHOUSES[self._url] = open_warehouse(self._url)
-        self._warehouse = _OPEN_WAREHOUSES[self._url]
+        self._handed_over = 0
 
     def start_bundle(self) -> None:
-        self._pending = {}
-        self._batches = {}
-        self._buffered = 0
+        self._pending, self._buffered, self._handed_over = {}, 0, 0
+        url = self._url
+        # The first sink to start opens the warehouse on the writer thread, while its
+        # bundle reads its first input.
+        self._writer = job_writer(
+            self._job if os.getpid() == self._builder_pid else f"{self._job}/{id(self)}",
+            lambda: _open_warehouse(url),
+            self._batch_rows,
+        )
 
     def process(self, record: BaseModel | RowBatch) -> Iterator[Any]:
         if isinstance(record, RowBatch):
-            self._batches.setdefault(record.table, []).append(record.arrow)
-            self._buffered += len(record)
-        else:
-            self._pending.setdefault(TABLE_OF_MODEL[type(record)], []).append(record)
-            self._buffered += 1
+            self._hand_over(record.table, record.arrow)
+            return iter(())
+        self._pending.setdefault(TABLE_OF_MODEL[type(record)], []).append(record)
+        self._buffered += 1
         if self._buffered >= self._batch_rows:
-            self._flush()
+            self._hand_over_records()
+        return iter(())
+
+    def finish_bundle(self) -> Iterator[WindowedValue]:
+        self._hand_over_records()
+        if os.getpid() != self._builder_pid:
+            self._written.inc(finish_job_writes(f"{self._job}/{id(self)}"))
+        yield WindowedValue(self._handed_over, GlobalWindow().max_timestamp(), [GlobalWindow()])
+
+    def _hand_over(self, table: str, rows: pa.Table) -> None:
+        assert self._writer is not None
+        self._writer.submit(table, rows)
+        self._handed_over += rows.num_rows
+
+    def _hand_over_records(self) -> None:
+        pending, self._pending, self._buffered = self._pending, {}, 0
+        for table, models in pending.items():
+            check_rows(table, models)
+            self._hand_over(table, arrow_table(table, models))
+
+
+class _AwaitCommitsFn(SignatureCachedDoFn):
+    """The backfill's last stage (it consumes every sink's output): waits until the
+    job's writer has committed everything handed over, and fails the job with the
+    error if a commit failed; counts the rows committed; then lets go of the file
+    (:meth:`~warehouse.duckdb_warehouse.DuckDBWarehouse.release`: its WAL
+    checkpointed now, not by a lingering writer after the job has reported done)."""
+
+    def __init__(self, url: str, job: str) -> None:
+        self._url = url
+        self._job = job
+        self._written = Metrics.counter("warehouse", "rows")
+
+    def process(self, rows_handed_over: int) -> Iterator[Any]:
         return iter(())
 
     def finish_bundle(self) -> None:
-        self._flush()
-
-    def _flush(self) -> None:
-        pending: dict[str, Any] = dict(self._pending)
-        for table, parts in self._batches.items():
-            models = pending.pop(table, [])
-            if models:
-                check_rows(table, models)
-                parts = [*parts, arrow_table(table, models)]
-            pending[table] = pa.concat_tables(parts)
-        self._pending, self._batches, self._buffered = {}, {}, 0
-        if pending:
-            self._written.inc(self._warehouse.insert_many(pending))
+        self._written.inc(finish_job_writes(self._job))
+        _open_warehouse(self._url).release()
 
 
 class _WriteTableToBigQuery(beam.PTransform):  # type: ignore[misc]
@@ -137,8 +207,10 @@ class WriteToWarehouse(beam.PTransform):  # type: ignore[misc]
     (:class:`~beam.batches.RowBatch`) and each table gets its own sink, fused into the
     stage that produces its rows: a Flatten there would be a stage of its own, and the
     runner would pickle every batch (27 MB of raw payloads a skid-week) to hand it
-    over. Each call inserts up to ``_BACKFILL_BATCH_ROWS`` rows of one table (one
-    transaction).
+    over. The sinks hand their batches to the job's writer thread, which commits them
+    while the job goes on (up to ``_BACKFILL_BATCH_ROWS`` rows a transaction); the
+    counts they emit meet in the job's last stage, ``AwaitCommits``, which waits for
+    every commit and fails the job if one failed (:mod:`beam.warehouse_writer`).
     """
 
     def __init__(self, url: str) -> None:
@@ -160,11 +232,18 @@ class WriteToWarehouse(beam.PTransform):  # type: ignore[misc]
                 "streaming stages write to a DuckDB warehouse themselves "
                 "(beam.warehouse_buffer.BundleRows), not through this sink"
             )
-        return {
-            table: records
-            | f"Insert{table}" >> beam.ParDo(WriteToWarehouseFn(self._url, _BACKFILL_BATCH_ROWS))
+        job, builder_pid = uuid.uuid4().hex, os.getpid()
+        handed_over = [
+            records
+            | f"Insert{table}"
+            >> beam.ParDo(WriteToWarehouseFn(self._url, job, builder_pid, _BACKFILL_BATCH_ROWS))
             for table, records in tables.items()
-        }
+        ]
+        return (
+            handed_over
+            | "RowsHandedOver" >> beam.Flatten()
+            | "AwaitCommits" >> beam.ParDo(_AwaitCommitsFn(self._url, job))
+        )
 
 
 def dead_letter_message(letter: DeadLetter) -> PubsubMessage:

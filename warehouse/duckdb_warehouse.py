@@ -46,7 +46,6 @@ from typing import Any
 
 import duckdb
 import pyarrow as pa  # type: ignore[import-untyped]
-import sqlglot
 from pydantic import BaseModel
 
 from schemas.tables import TABLES
@@ -64,7 +63,6 @@ from warehouse.sql_files import (
     to_duckdb,
     view_ddl,
     view_names,
-    view_sql,
 )
 from warehouse.table_schemas import arrow_table, check_arrow, duckdb_columns, duckdb_create_table
 
@@ -225,6 +223,14 @@ class DuckDBWarehouse:
                 if idle_s >= self._linger_s or self._lock.wanted():
                     self._release()
                     return
+
+    def release(self) -> None:
+        """Let go of the file now if a write left it attached (``linger_s``): the WAL
+        checkpointed if it is large, as on any writer's detach, and the lock released.
+        A batch job calls this once it has written everything, so that its work on the
+        file, the checkpoint included, is done when it reports done."""
+        with self._mutex:
+            self._release()
 
     def close(self) -> None:
         """Release the file now and close the in-memory DuckDB; the object is done.
@@ -391,12 +397,12 @@ def _duck_value(value: ParamValue) -> Any:
 @lru_cache(maxsize=1)
 def _layout_fingerprint() -> str:
     """What the file's tables and views are made from: every table's DDL (from
-    ``schemas/``), every view's BigQuery SQL and the sqlglot version that transpiles
-    it. Another version of the code (a changed model or view) gives another value,
-    and the next open checks and re-creates everything."""
-    digest = hashlib.sha256(sqlglot.__version__.encode())
+    ``schemas/``) and every view's DuckDB DDL (the committed rendering of its BigQuery
+    SQL, :mod:`warehouse.transpiled`). Another version of the code (a changed model or
+    view) gives another value, and the next open checks and re-creates everything."""
+    digest = hashlib.sha256()
     for table in TABLES:
-        digest.update(duckdb_create_table(table).encode())
+        digest.update(duckdb_create_table(table).encode() + b"\0")
     for name in view_names():
-        digest.update(name.encode() + b"\0" + view_sql(name).encode())
+        digest.update(view_ddl(name, "duckdb").encode() + b"\0")
     return digest.hexdigest()

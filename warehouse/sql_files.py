@@ -1,19 +1,22 @@
 """The SQL under ``bigquery/``: loading it, its parameters, and its two renderings.
 
 Every view and query is written once, in BigQuery's dialect. DuckDB runs it after
-sqlglot transpiles it; BigQuery runs it as written, with table names qualified by the
-dataset where BigQuery needs that (views: a view's query has no default dataset).
+sqlglot transpiles it (the files' renderings are committed: :mod:`warehouse.transpiled`);
+BigQuery runs it as written, with table names qualified by the dataset where BigQuery
+needs that (views: a view's query has no default dataset).
 """
 
 from __future__ import annotations
 
 from functools import lru_cache
 from pathlib import Path
-
-import sqlglot
-from sqlglot import exp
+from typing import TYPE_CHECKING
 
 from warehouse.interface import WarehouseError
+from warehouse.transpiled import cached_duckdb
+
+if TYPE_CHECKING:
+    from sqlglot import exp
 
 __all__ = [
     "QUERIES_DIR",
@@ -24,6 +27,7 @@ __all__ = [
     "query_sql",
     "referenced_tables",
     "to_duckdb",
+    "transpile_to_duckdb",
     "view_ddl",
     "view_names",
     "view_sql",
@@ -59,6 +63,10 @@ def view_names() -> list[str]:
 
 @lru_cache(maxsize=256)
 def _parse(sql: str) -> exp.Expr:
+    # Imported here: 0.3 s that opening a warehouse does not need (its views' DuckDB
+    # SQL is committed, warehouse.transpiled), nor does a job writing to it.
+    import sqlglot
+
     try:
         return sqlglot.parse_one(sql, read="bigquery")
     except sqlglot.errors.ParseError as exc:
@@ -68,11 +76,15 @@ def _parse(sql: str) -> exp.Expr:
 @lru_cache(maxsize=256)
 def parameter_names(sql: str) -> frozenset[str]:
     """The ``@names`` the SQL binds."""
+    from sqlglot import exp
+
     return frozenset(p.name for p in _parse(sql).find_all(exp.Parameter))
 
 
 def referenced_tables(sql: str) -> set[str]:
     """Names of tables and views the SQL reads (its own CTEs excluded)."""
+    from sqlglot import exp
+
     tree = _parse(sql)
     ctes = {cte.alias_or_name for cte in tree.find_all(exp.CTE)}
     return {t.name for t in tree.find_all(exp.Table) if t.name and t.name not in ctes}
@@ -80,12 +92,21 @@ def referenced_tables(sql: str) -> set[str]:
 
 @lru_cache(maxsize=256)
 def to_duckdb(sql: str) -> str:
-    """BigQuery SQL transpiled to DuckDB (``@name`` becomes ``$name``)."""
+    """BigQuery SQL transpiled to DuckDB (``@name`` becomes ``$name``): for the files
+    under ``bigquery/``, the committed rendering (:mod:`warehouse.transpiled`)."""
+    cached = cached_duckdb(sql)
+    return cached if cached is not None else transpile_to_duckdb(sql)
+
+
+def transpile_to_duckdb(sql: str) -> str:
+    """BigQuery SQL transpiled to DuckDB by sqlglot now."""
     return _parse(sql).sql(dialect="duckdb")
 
 
 def qualified_bigquery_sql(sql: str, project: str, dataset: str) -> str:
     """BigQuery SQL with every table reference qualified as ``project.dataset.table``."""
+    from sqlglot import exp
+
     tree = _parse(sql).copy()
     ctes = {cte.alias_or_name for cte in tree.find_all(exp.CTE)}
     for table in tree.find_all(exp.Table):

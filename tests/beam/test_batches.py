@@ -29,6 +29,7 @@ from hypothesis import strategies as st
 from beam.batches import MessageBatch, ReadingBatch, RowBatch, records_of
 from beam.energy import energy_batch
 from beam.pipeline import _ReadLineBatchesFn, build_pipeline, write_outputs
+from beam.progress import Progress, progress, reset_progress
 from beam.readings import TAG_DEAD_LETTER, TAG_RAW, ParseBatchFn, ParsedReadings, ParseReadingFn
 from beam.replay import batch_of_table
 from beam.spine import TimeSpine, spine_rows
@@ -295,6 +296,19 @@ def test_batch_validation_matches_the_model_on_generated_payloads(
     encoded = [json.dumps(p).encode() for p in payloads]
     single, batch = _single_and_batch(encoded)
     assert batch == single
+
+
+def test_batch_parsing_counts_progress() -> None:
+    """The backfill's progress line: every message of a batch read, every dead letter."""
+    payloads = _payloads()
+    reset_progress()
+    try:
+        outputs = list(ParseBatchFn(65_536).process(MessageBatch(payloads)))
+        dead = [o for o in outputs if isinstance(o, TaggedOutput) and o.tag == TAG_DEAD_LETTER]
+        assert dead
+        assert progress() == Progress(len(payloads), len(dead))
+    finally:
+        reset_progress()
 
 
 def test_file_lines_have_no_message_attributes() -> None:

@@ -13,7 +13,7 @@ from beam.dofn_signatures import SignatureCachedDoFn
 from beam.energy import _EnergyBatchFn
 from beam.pipeline import _ReadFileBatchesFn, _ReadLineBatchesFn
 from beam.readings import ParseBatchFn, ParseReadingFn, _BatchMessagesFn
-from beam.sinks import WriteToWarehouseFn
+from beam.sinks import WriteToWarehouseFn, _AwaitCommitsFn
 from beam.spine import SpineChunkFn, SpineFn, _ChunkKeysFn, _GroupBySkidFn
 from schemas.site_config import SiteConfig
 
@@ -25,7 +25,8 @@ def _dofns(config: SiteConfig) -> list[SignatureCachedDoFn]:
         ParseReadingFn(65_536, keyed_by_skid=True, warehouse_url="duckdb:///unused.duckdb"),
         ParseBatchFn(65_536),
         _BatchMessagesFn(10),
-        WriteToWarehouseFn("duckdb:///unused.duckdb", 10),
+        WriteToWarehouseFn("duckdb:///unused.duckdb", "job", 1, 10),
+        _AwaitCommitsFn("duckdb:///unused.duckdb", "job"),
         _GroupBySkidFn(),
         _ChunkKeysFn(1_440, 60, 3_600.0),
         SpineChunkFn(config.spine, 1_440),
