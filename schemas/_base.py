@@ -11,8 +11,16 @@ __all__ = ["Record", "SkidId", "UtcDatetime"]
 
 
 def _to_utc(value: datetime) -> datetime:
-    """Normalise an aware timestamp to UTC so every record compares and sorts alike."""
-    return value.astimezone(UTC)
+    """Normalise an aware timestamp to UTC so every record compares and sorts alike.
+
+    A time whose UTC equivalent falls outside the years 1-9999 (year 1 at +01:00,
+    year 9999 at -01:00) is refused as invalid: Python's ``OverflowError`` would not
+    be a validation error, and would fail the whole bundle instead of dead-lettering
+    one message."""
+    try:
+        return value.astimezone(UTC)
+    except OverflowError as exc:
+        raise ValueError(f"{value.isoformat()} is out of range in UTC") from exc
 
 
 UtcDatetime = Annotated[AwareDatetime, AfterValidator(_to_utc)]

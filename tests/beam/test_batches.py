@@ -161,6 +161,7 @@ _TRICKY_PAYLOADS = [
     _with(source_ts=1_782_907_200),  # epoch seconds
     _with(source_ts=1_782_907_200_500),  # epoch milliseconds
     _with(source_ts="0001-01-01T00:00:00+00:00"),
+    _with(source_ts="0001-01-01T00:00:00+01:00"),  # before year 1 in UTC: a dead letter
     _with(source_ts=None),
     _with(source_ts=_ABSENT),
     _with(seq=1.0),

@@ -46,6 +46,8 @@ def test_offset_timestamps_are_normalised_to_utc() -> None:
         ({"line_flow_bph": float("nan")}, "line_flow_bph"),
         ({"flow": 1.0}, "flow"),  # unknown field: a typo must not pass silently
         ({"skid_id": ""}, "skid_id"),
+        ({"source_ts": "0001-01-01T00:00:00+01:00"}, "source_ts"),  # before year 1 in UTC
+        ({"source_ts": "9999-12-31T23:30:00-01:00"}, "source_ts"),  # after 9999 in UTC
     ],
 )
 def test_bad_readings_are_rejected_naming_the_field(change: dict[str, object], field: str) -> None:
