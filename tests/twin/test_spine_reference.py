@@ -325,7 +325,7 @@ def _assert_same_block(new: SpineBlock, old: SpineBlock) -> None:
 @given(_cases())
 @example(  # no readings: the old code failed (IndexError)
     (
-        ReadingColumns(np.zeros(0), np.zeros(0, np.int64), np.zeros((0, 12)), (), ()),
+        ReadingColumns(np.zeros(0), np.zeros(0, np.int64), np.zeros((0, N_SIGNALS)), (), ()),
         5,
         9,
         np.zeros(12),
@@ -335,7 +335,7 @@ def _assert_same_block(new: SpineBlock, old: SpineBlock) -> None:
 @example(  # an empty block
     (
         ReadingColumns(
-            np.array([T0_S]), np.zeros(1, np.int64), np.ones((1, 12)), ("ULSD",), (None,)
+            np.array([T0_S]), np.zeros(1, np.int64), np.ones((1, N_SIGNALS)), ("ULSD",), (None,)
         ),
         5,
         4,
