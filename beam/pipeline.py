@@ -68,8 +68,9 @@ OUTPUTS: tuple[str, ...] = (
     "spine",
     "energy",
 )
-"""The named PCollections ``build_pipeline`` returns (streaming to a local warehouse
-with no dead-letter topic: all but ``dead_letters``, see :func:`_build_streaming`)."""
+"""The named PCollections ``build_pipeline`` returns (streaming: all but
+``out_of_range``, and to a local warehouse with no dead-letter topic also not
+``dead_letters``; see :func:`_build_streaming`)."""
 
 
 class _ReadMessages(beam.PTransform):  # type: ignore[misc]
@@ -234,7 +235,7 @@ def build_pipeline(
     config = load_site_config(opts.config)
     messages = source if source is not None else p | "Read" >> _ReadMessages(opts)
     if not messages.is_bounded:
-        return _build_streaming(p, opts, config, messages)
+        return _build_streaming(opts, config, messages)
     parsed = messages | "ParsedReadings" >> ParsedReadings(opts.max_payload_bytes)
     start = parse_time(opts.start, "start") if opts.start else None
     end = parse_time(opts.end, "end") if opts.end else None
@@ -266,7 +267,6 @@ def build_pipeline(
 
 
 def _build_streaming(
-    p: beam.Pipeline,
     opts: StreamOptions,
     config: SiteConfig,
     messages: beam.PCollection[PubsubMessage],
@@ -282,6 +282,7 @@ def _build_streaming(
     rows there themselves: the graph is the read and two stages. The per-table
     outputs are still there: they feed BigQuery, the dead-letter topic and the tests;
     ``dead_letters`` (a Flatten, a stage of its own) only when something reads it.
+    There is no ``out_of_range``: a range selects from a bounded source only.
     """
     if opts.start or opts.end:
         raise ValueError("--start/--end select from a bounded source (--input) only")
@@ -296,7 +297,6 @@ def _build_streaming(
     outputs = {
         "readings": parsed["readings"],
         "raw": parsed["raw"],
-        "out_of_range": p | "NoneOutOfRange" >> beam.Create([]),
         "duplicates": spine["duplicates"],
         "too_late": spine["too_late"],
         "spine": spine["spine"],

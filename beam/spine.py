@@ -19,7 +19,8 @@ from __future__ import annotations
 import hashlib
 import math
 import struct
-from collections.abc import Iterator
+import time
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -110,6 +111,10 @@ class _Progress:
     timer_at_s: float | None = None
     changed_from_s: float | None = None
     """The earliest reading added since the last firing (None: none added)."""
+    fired_wall_s: float | None = None
+    """Processing time of the last firing (epoch seconds)."""
+    refire_at_s: float | None = None
+    """Processing time the late-data timer is set for (None: not set)."""
 
 
 _FIXED_STRUCT = struct.Struct(f"<dq{len(NUMERIC_SIGNALS)}d")
@@ -218,10 +223,12 @@ _READINGS_SPEC = BagStateSpec("readings", BytesCoder())
 _PROGRESS_SPEC = ReadModifyWriteStateSpec("progress", PickleCoder())
 _REVISIONS_SPEC = ReadModifyWriteStateSpec("revisions", PickleCoder())
 _EMIT_SPEC = TimerSpec("emit", TimeDomain.WATERMARK)
+_REFIRE_SPEC = TimerSpec("refire", TimeDomain.REAL_TIME)
 _READINGS = beam.DoFn.StateParam(_READINGS_SPEC)
 _PROGRESS = beam.DoFn.StateParam(_PROGRESS_SPEC)
 _REVISIONS = beam.DoFn.StateParam(_REVISIONS_SPEC)
 _EMIT = beam.DoFn.TimerParam(_EMIT_SPEC)
+_REFIRE = beam.DoFn.TimerParam(_REFIRE_SPEC)
 
 
 class SpineFn(SignatureCachedDoFn):
@@ -241,8 +248,11 @@ class SpineFn(SignatureCachedDoFn):
         spine: SpineConfig,
         energy_config: SiteConfig | None = None,
         warehouse_url: str | None = None,
+        clock: Callable[[], float] = time.time,
     ) -> None:
         self._interval_s = spine.interval_s
+        self._refire_interval_s = spine.late_refire_interval_s
+        self._clock = clock
         self._lateness_s = float(spine.allowed_lateness_s)
         self._silent_max_s = float(spine.silent_skid_max_s)
         self._gap_limits_s = _gap_limits_s(spine)
@@ -267,6 +277,7 @@ class SpineFn(SignatureCachedDoFn):
         progress_state: Any = _PROGRESS,
         revisions_state: Any = _REVISIONS,
         timer: Any = _EMIT,
+        refire_timer: Any = _REFIRE,
     ) -> Iterator[Any]:
         skid_id, group = element
         progress: _Progress = progress_state.read() or _Progress()
@@ -292,15 +303,23 @@ class SpineFn(SignatureCachedDoFn):
                 due_s = point_end_s
         if due_s is not None and due_s != progress.timer_at_s:
             if progress.last_fire_s is not None and due_s <= progress.last_fire_s:
-                # The watermark is past due_s already (a timer fired at last_fire_s):
-                # a timer set now would fire right after this bundle, at last_fire_s.
-                # Fire here instead, over the same state: the local runner would run
-                # the firing as a bundle of its own.
-                yield from self._fire(
-                    skid_id, progress.last_fire_s, readings, progress, revisions_state, timer
-                )
-                if progress.timer_at_s is None:
-                    timer.clear()
+                # Late readings: the watermark is past due_s already (a timer fired at
+                # last_fire_s), so a timer set now would fire right after this bundle,
+                # at last_fire_s. Fire here instead, over the same state (the local
+                # runner would run the firing as a bundle of its own), unless the last
+                # firing is less than late_refire_interval_s old: then when it is, by
+                # a processing-time timer, over whatever late readings came by then.
+                now_s = self._clock()
+                fired_s = progress.fired_wall_s
+                if fired_s is None or now_s >= fired_s + self._refire_interval_s:
+                    yield from self._fire(
+                        skid_id, progress.last_fire_s, readings, progress, revisions_state, timer
+                    )
+                    if progress.timer_at_s is None:
+                        timer.clear()
+                elif progress.refire_at_s is None:
+                    progress.refire_at_s = fired_s + self._refire_interval_s
+                    refire_timer.set(Timestamp(progress.refire_at_s))
             else:
                 timer.set(Timestamp(due_s))
                 progress.timer_at_s = due_s
@@ -340,6 +359,28 @@ class SpineFn(SignatureCachedDoFn):
         yield from self._fire(key, fired_s, readings, progress, revisions_state, timer)
         progress_state.write(progress)
 
+    @on_timer(_REFIRE_SPEC)
+    def refire(
+        self,
+        key: str = beam.DoFn.KeyParam,
+        readings: Any = _READINGS,
+        progress_state: Any = _PROGRESS,
+        revisions_state: Any = _REVISIONS,
+        timer: Any = _EMIT,
+    ) -> Iterator[Any]:
+        """Late readings held back by ``late_refire_interval_s`` (see :meth:`process`):
+        the firing they would have had, at the last firing's watermark; nothing when a
+        firing since has taken them in."""
+        progress: _Progress = progress_state.read() or _Progress()
+        progress.refire_at_s = None
+        if progress.changed_from_s is not None and progress.last_fire_s is not None:
+            yield from self._fire(
+                key, progress.last_fire_s, readings, progress, revisions_state, timer
+            )
+            if progress.timer_at_s is None:
+                timer.clear()
+        progress_state.write(progress)
+
     def _fire(
         self,
         key: str,
@@ -354,6 +395,7 @@ class SpineFn(SignatureCachedDoFn):
         timer in ``timer_at_s``, None when none is set)."""
         rows: list[bytes] = list(readings.read())
         progress.timer_at_s = None
+        progress.fired_wall_s = self._clock()
         if not rows:
             return
         cols = _unpack(rows)

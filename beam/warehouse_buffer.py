@@ -4,7 +4,9 @@ The local streaming runner runs one bundle at a time on its only worker thread, 
 a DuckDB commit (7-18 ms with its WAL fsync, more while a reader holds the file) per
 bundle ran on that thread. Here a bundle hands its rows to a per-process buffer and
 returns; a flusher thread commits what has gathered, all tables in one
-``insert_many``, ``interval_s`` after the first row came in.
+``insert_many``, once no row has come for ``QUIET_S`` (the job is idle or waiting on
+Pub/Sub: the rows need not wait for more) or ``interval_s`` after the first row came
+in (a burst: one commit for many bundles), whichever is first.
 
 Durability. The local runner acknowledges Pub/Sub messages when it pulls them, so
 whatever a bundle holds is already lost if the process dies; buffering widens that
@@ -38,7 +40,11 @@ _MAX_PENDING_ROWS = 50_000
 """Rows buffered at most: beyond, the bundle commits them itself (back-pressure)."""
 
 FLUSH_INTERVAL_S = 0.2
-"""How long rows wait in the buffer for more before they are committed."""
+"""How long rows wait in the buffer for more, at most, before they are committed."""
+
+QUIET_S = 0.02
+"""Rows are committed once no more have come for this long (bundles of a burst come
+every 10-20 ms on the local runner)."""
 
 _IDLE_EXIT_S = 5.0
 """A flusher with nothing to do for this long ends (a new one starts with the next row)."""
@@ -56,6 +62,7 @@ class WarehouseBuffer:
         self._pending: dict[str, list[BaseModel]] = {}
         self._pending_rows = 0
         self._first_at: float | None = None
+        self._last_add_at: float | None = None
         self._flusher: threading.Thread | None = None
         self._failed: BaseException | None = None
         self._closing = False
@@ -85,8 +92,10 @@ class WarehouseBuffer:
                 self._pending.setdefault(table, []).extend(rows)
                 added += len(rows)
             self._pending_rows += added
-            if self._first_at is None and added:
-                self._first_at = time.monotonic()
+            if added:
+                self._last_add_at = time.monotonic()
+                if self._first_at is None:
+                    self._first_at = self._last_add_at
             full = self._pending_rows >= _MAX_PENDING_ROWS
             if self._flusher is None:
                 self._flusher = threading.Thread(
@@ -103,7 +112,7 @@ class WarehouseBuffer:
         with self._commit:
             with self._state:
                 pending, self._pending = self._pending, {}
-                self._pending_rows, self._first_at = 0, None
+                self._pending_rows, self._first_at, self._last_add_at = 0, None, None
             if not pending:
                 return 0
             try:
@@ -128,7 +137,7 @@ class WarehouseBuffer:
                 rows_by_table.setdefault(table, []).extend(rows)
             self._pending = rows_by_table
             self._pending_rows = sum(len(rows) for rows in rows_by_table.values())
-            self._first_at = time.monotonic()
+            self._first_at, self._last_add_at = time.monotonic(), None
 
     def _flush_loop(self) -> None:
         while True:
@@ -152,7 +161,10 @@ class WarehouseBuffer:
                     return False
                 self._state.wait(_IDLE_EXIT_S)
                 continue
-            due_s = self._first_at + self._interval_s - time.monotonic()
+            due_at = self._first_at + self._interval_s
+            if self._last_add_at is not None:
+                due_at = min(due_at, self._last_add_at + QUIET_S)
+            due_s = due_at - time.monotonic()
             if due_s <= 0:
                 return True
             self._state.wait(due_s)

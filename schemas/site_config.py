@@ -271,6 +271,16 @@ class SpineConfig(_Config):
         default=3600, description="How long a silent skid keeps getting MISSING rows"
     )
     allowed_lateness_s: Annotated[int, Field(ge=0)] = 3600
+    late_refire_interval_s: Annotated[float, Field(ge=0, le=60)] = Field(
+        default=0.1,
+        description=(
+            "Late readings re-emit their skid's rows at most this often (processing "
+            "time; 0: at every bundle). A burst of late data (a backlog, a gateway "
+            "flushing its buffer) then makes one revision per interval, not one per "
+            "bundle: with a long gap-fill limit every revision rewrites the "
+            "carried-forward rows ahead of the newest reading"
+        ),
+    )
 
     @field_validator("gap_fill_limit_s")
     @classmethod

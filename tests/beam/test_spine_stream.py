@@ -14,14 +14,20 @@ from apache_beam.testing.test_stream import TestStream
 from apache_beam.testing.util import assert_that, equal_to
 from apache_beam.transforms.window import TimestampedValue
 
-from beam.spine import TimeSpine
+from beam.spine import TAG_TOO_LATE, SpineFn, TimeSpine, _GroupBySkidFn
 from schemas.site_config import SpineConfig
 from schemas.spine import Quality, SpinePoint
 from schemas.telemetry import TelemetryReading
 from tests.beam.conftest import T0, reading, streaming_options
 
 SPINE = SpineConfig(
-    interval_s=60, default_gap_fill_limit_s=120, silent_skid_max_s=300, allowed_lateness_s=180
+    interval_s=60,
+    default_gap_fill_limit_s=120,
+    silent_skid_max_s=300,
+    allowed_lateness_s=180,
+    # Every late bundle re-fires at once: the DoFn reads the wall clock, TestStream
+    # runs on a test clock (see the refire test below for the held-back firings).
+    late_refire_interval_s=0,
 )
 BASE = T0.timestamp()
 
@@ -186,3 +192,48 @@ def test_duplicates_are_removed_and_counted() -> None:
 
 def test_quality_codes_are_the_schema_names() -> None:
     assert {q.value for q in Quality} == {"GOOD", "INTERPOLATED", "CARRIED_FORWARD", "MISSING"}
+
+
+def test_late_readings_within_the_refire_interval_make_one_revision() -> None:
+    """Late readings less than ``late_refire_interval_s`` after the last firing are held
+    for a processing-time timer and come out together, as one revision, not one per
+    bundle. The DoFn reads a fixed clock here (1,000 s); TestStream's processing time
+    starts at 0 and is advanced past 1,000.1 s to fire the timer. With every bundle
+    re-firing (interval 0) the same stream gives revisions 1 and 2."""
+
+    def minute_zero(interval_s: float) -> Callable[[beam.Pipeline], beam.PCollection]:
+        spine = SPINE.model_copy(update={"late_refire_interval_s": interval_s})
+        stream = (
+            TestStream()
+            .advance_watermark_to(BASE)
+            .add_elements([_at(reading(10, 1, line_flow_bph=100.0))])
+            .advance_watermark_to(BASE + 120)  # point 0 fires (revision 0) at clock 1,000
+            .add_elements([_at(reading(20, 2, line_flow_bph=200.0))])  # late
+            .add_elements([_at(reading(30, 3, line_flow_bph=300.0))])  # late
+            .advance_processing_time(2_000)
+            .advance_watermark_to_infinity()
+        )
+
+        def build(p: beam.Pipeline) -> beam.PCollection:
+            points = (
+                p
+                | stream
+                | beam.ParDo(_GroupBySkidFn())
+                | beam.ParDo(SpineFn(spine, clock=lambda: 1_000.0)).with_outputs(
+                    TAG_TOO_LATE, main="spine"
+                )
+            ).spine
+            return points | beam.Filter(lambda point: _minute(point) == 0)
+
+        return build
+
+    with TestPipeline(options=streaming_options()) as p:
+        assert_that(
+            minute_zero(0.1)(p),
+            _matches([(0, 0, 100.0, "GOOD"), (0, 1, 200.0, "GOOD")]),
+        )
+    with TestPipeline(options=streaming_options()) as p:
+        assert_that(
+            minute_zero(0.0)(p),
+            _matches([(0, 0, 100.0, "GOOD"), (0, 1, 150.0, "GOOD"), (0, 2, 200.0, "GOOD")]),
+        )

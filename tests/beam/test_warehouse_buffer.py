@@ -87,3 +87,20 @@ def test_open_creates_the_tables_and_commits_are_counted_per_table(tmp_path: Pat
     ]
     assert _count(url, "dead_letters") == 3
     buffer.close()
+
+
+def test_rows_are_committed_once_no_more_come_not_after_the_whole_interval(
+    tmp_path: Path,
+) -> None:
+    """A job that has gone quiet (its subscription drained) lands its last rows within
+    about ``QUIET_S``, not ``interval_s`` later."""
+    url = f"duckdb:///{tmp_path}/quiet.duckdb"
+    buffer = WarehouseBuffer(url, interval_s=120.0)
+    buffer.open()
+    buffer.add({"raw_readings": [ROWS["raw_readings"]]})
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline and buffer.committed("raw_readings") == 0:
+        time.sleep(0.01)
+    assert buffer.committed("raw_readings") == 1
+    assert _count(url, "raw_readings") == 1
+    buffer.close()
