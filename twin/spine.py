@@ -219,9 +219,22 @@ def compute_spine(
     quality = np.where(good, QUALITY_GOOD, QUALITY_MISSING).astype(np.int64)
     # Readings before each grid edge: before each point's start, and before its end.
     before_edge = np.searchsorted(ts, edges.astype(float), side="left")
-    if ts.shape[0] and not good.all():
+    # Only a signal with a real reading somewhere can fill a cell without one.
+    fillable = ~good & valid.any(axis=0)
+    if fillable.any():
         targets = (mean, vmin, vmax, last)
-        _gap_fill(ts, values, valid, edges, before_edge, gap_limit_s, interval_s, targets, quality)
+        _gap_fill(
+            ts,
+            values,
+            valid,
+            fillable,
+            edges,
+            before_edge,
+            gap_limit_s,
+            interval_s,
+            targets,
+            quality,
+        )
 
     reading_count = np.bincount(gi[inside], minlength=n_points).astype(np.int64)
     # A point exists while the skid reported at most silent_max_s before it.
@@ -248,6 +261,7 @@ def _gap_fill(
     ts: FloatArray,
     values: FloatArray,
     valid: npt.NDArray[np.bool_],
+    fillable: npt.NDArray[np.bool_],
     edges: IntArray,
     before_edge: IntArray,
     gap_limit_s: FloatArray,
@@ -255,9 +269,9 @@ def _gap_fill(
     targets: tuple[FloatArray, ...],
     quality: IntArray,
 ) -> None:
-    """Fill the cells without a reading (``quality`` MISSING) of ``targets`` and
-    ``quality`` from the nearest real readings of their signal on either side, within
-    each signal's gap limit.
+    """Fill the ``fillable`` cells (no reading of their own, but of their signal
+    elsewhere) of ``targets`` and ``quality`` from the nearest real readings of their
+    signal on either side, within each signal's gap limit.
 
     ``before_edge[k]`` counts the time-sorted readings before grid edge ``k``. Valid
     readings are numbered ``signal * n_readings + row``, sorted by signal then time, so
@@ -267,9 +281,7 @@ def _gap_fill(
     """
     n_readings, n_signals = values.shape
     known = np.flatnonzero(valid.T)
-    if known.size == 0:
-        return
-    empty = np.flatnonzero(quality == QUALITY_MISSING)
+    empty = np.flatnonzero(fillable)
     point = empty // n_signals
     signal = empty % n_signals
     base = signal * n_readings
