@@ -8,7 +8,10 @@ When an event-time timer fires at ``T`` (the watermark has passed ``T``), every
 point up to ``T`` is computed, and so is every point before the newest reading's
 (its data are in: a later reading arrived). Points still within the allowed lateness
 are recomputed on each firing and re-emitted with ``revision + 1`` only when their
-content changed (a late reading, or a gap that turned out to be short). A reading
+content changed (a late reading, or a gap that turned out to be short). Late readings
+re-fire at once, in their own bundle, unless the skid fired less than
+``late_refire_interval_s`` ago: then a processing-time timer fires when that interval
+is up, over every late reading come by then. A reading
 for a point already past ``T - allowed_lateness`` is a dead letter ``TOO_LATE``.
 Duplicates of ``(source_ts, seq)`` are dropped when the state is read and counted
 once each.
@@ -312,11 +315,7 @@ class SpineFn(SignatureCachedDoFn):
                 now_s = self._clock()
                 fired_s = progress.fired_wall_s
                 if fired_s is None or now_s >= fired_s + self._refire_interval_s:
-                    yield from self._fire(
-                        skid_id, progress.last_fire_s, readings, progress, revisions_state, timer
-                    )
-                    if progress.timer_at_s is None:
-                        timer.clear()
+                    yield from self._fire_late(skid_id, readings, progress, revisions_state, timer)
                 elif progress.refire_at_s is None:
                     progress.refire_at_s = fired_s + self._refire_interval_s
                     refire_timer.set(Timestamp(progress.refire_at_s))
@@ -374,12 +373,18 @@ class SpineFn(SignatureCachedDoFn):
         progress: _Progress = progress_state.read() or _Progress()
         progress.refire_at_s = None
         if progress.changed_from_s is not None and progress.last_fire_s is not None:
-            yield from self._fire(
-                key, progress.last_fire_s, readings, progress, revisions_state, timer
-            )
-            if progress.timer_at_s is None:
-                timer.clear()
+            yield from self._fire_late(key, readings, progress, revisions_state, timer)
         progress_state.write(progress)
+
+    def _fire_late(
+        self, key: str, readings: Any, progress: _Progress, revisions_state: Any, timer: Any
+    ) -> Iterator[Any]:
+        """A firing over late readings, at the last firing's watermark; the watermark
+        timer is cleared when that firing set none (one set before is superseded)."""
+        assert progress.last_fire_s is not None
+        yield from self._fire(key, progress.last_fire_s, readings, progress, revisions_state, timer)
+        if progress.timer_at_s is None:
+            timer.clear()
 
     def _fire(
         self,

@@ -137,3 +137,18 @@ def test_insert_many_is_all_or_nothing_across_tables(duck: DuckDBWarehouse) -> N
             {"dead_letters": [ROWS["dead_letters"]], "energy_rows": [ROWS["spine_points"]]}
         )
     assert duck.query("SELECT COUNT(*) AS n FROM dead_letters") == [{"n": 0}]
+
+
+def test_a_file_set_up_by_other_code_is_checked_again(tmp_path: Path) -> None:
+    """A file records the fingerprint of the code that set up its tables and views;
+    the same code skips the checks on the next open, other code (here: a recorded
+    fingerprint that is not this code's) checks and refuses a table that differs."""
+    path = tmp_path / "fingerprinted.duckdb"
+    DuckDBWarehouse(path).close()
+    con = duckdb.connect(str(path))
+    assert con.execute('SELECT COUNT(*) FROM "_layout"').fetchone() == (1,)
+    con.execute("ALTER TABLE spine_points DROP COLUMN batch_id")
+    con.execute("UPDATE \"_layout\" SET fingerprint = 'made by another version'")
+    con.close()
+    with pytest.raises(WarehouseError, match=r"spine_points .* differ from schemas/"):
+        DuckDBWarehouse(path)
