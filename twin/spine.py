@@ -132,17 +132,27 @@ def grid_index(ts_s: FloatArray | float, interval_s: int) -> IntArray:
 
 
 def dedupe_mask(ts_s: FloatArray, seq: IntArray) -> npt.NDArray[np.bool_]:
-    """True for the first arrival of each ``(source_ts, seq)``; later copies are False."""
-    keys = np.stack([np.round(ts_s * 1e6).astype(np.int64), seq.astype(np.int64)], axis=1)
-    _, first = np.unique(keys, axis=0, return_index=True)
+    """True for the first arrival of each ``(source_ts, seq)``; later copies are False.
+
+    A stable lexsort of the two integer keys groups the copies with the earliest
+    arrival first; ``np.unique(axis=0)`` did the same through a slower row sort.
+    """
+    ts_us = np.round(ts_s * 1e6).astype(np.int64)
+    seq64 = seq.astype(np.int64)
+    order = np.lexsort((seq64, ts_us))
+    sorted_ts = ts_us[order]
+    sorted_seq = seq64[order]
+    first = np.ones(order.shape[0], dtype=bool)
+    first[1:] = (sorted_ts[1:] != sorted_ts[:-1]) | (sorted_seq[1:] != sorted_seq[:-1])
     keep = np.zeros(ts_s.shape[0], dtype=bool)
-    keep[first] = True
+    keep[order[first]] = True
     return keep
 
 
-def _previous_index(sorted_ts: FloatArray, at_s: FloatArray) -> IntArray:
-    """Index of the last timestamp ``< at_s`` in ``sorted_ts`` (-1 when none)."""
-    return np.searchsorted(sorted_ts, at_s, side="left").astype(np.int64) - 1
+_DISCRETE = np.array([signal in DISCRETE_SIGNALS for signal in NUMERIC_SIGNALS])
+"""Per signal of ``NUMERIC_SIGNALS``, whether it is discrete (held, never interpolated)."""
+
+_SIGNAL_INDEX = np.arange(len(NUMERIC_SIGNALS), dtype=np.int64)
 
 
 def compute_spine(
@@ -159,88 +169,78 @@ def compute_spine(
     every reading of those points plus enough before them for gap fill
     (``max(gap_limit_s, silent_max_s)``) and after them for interpolation.
     ``gap_limit_s`` gives one limit per signal of ``NUMERIC_SIGNALS``.
+
+    Every signal is computed at once over the ``(points, signals)`` cells: the
+    streaming job calls this at every firing, where a loop of numpy calls per signal
+    cost more than the arithmetic. Each cell's sum, min, max and last still take its
+    readings one at a time in time order, so every figure is bit-for-bit what a
+    per-signal loop gives.
     """
     n_points = max(last_index - first_index + 1, 0)
     n_signals = len(NUMERIC_SIGNALS)
-    order = np.argsort(readings.ts_s, kind="stable")
-    ts = readings.ts_s[order]
-    values = readings.values[order]
+    n_cells = n_points * n_signals
+    order: IntArray | None = None
+    ts = readings.ts_s
+    values = readings.values
+    if not bool((ts[1:] >= ts[:-1]).all()):  # in time order, a stable sort changes nothing
+        order = np.argsort(ts, kind="stable")
+        ts = ts[order]
+        values = values[order]
     gi = grid_index(ts, interval_s) - first_index
     inside = (gi >= 0) & (gi < n_points)
-    starts = (first_index + np.arange(n_points, dtype=np.int64)) * interval_s
-    ends = starts + interval_s
-    mids = starts + interval_s / 2.0
+    edges = (first_index + np.arange(n_points + 1, dtype=np.int64)) * interval_s
+    starts = edges[:-1]
 
-    mean = np.full((n_points, n_signals), np.nan)
-    vmin = np.full((n_points, n_signals), np.nan)
-    vmax = np.full((n_points, n_signals), np.nan)
-    last = np.full((n_points, n_signals), np.nan)
-    count = np.zeros((n_points, n_signals), dtype=np.int64)
-    quality = np.full((n_points, n_signals), QUALITY_MISSING, dtype=np.int64)
-
-    for j, signal in enumerate(NUMERIC_SIGNALS):
-        col = values[:, j]
-        valid = ~np.isnan(col)
-        sel = valid & inside
-        g = gi[sel]
-        v = col[sel]
-        cnt = np.bincount(g, minlength=n_points)
-        good = cnt > 0
-        total = np.bincount(g, weights=v, minlength=n_points)
-        with np.errstate(invalid="ignore", divide="ignore"):
-            mean[:, j] = np.where(good, total / np.maximum(cnt, 1), np.nan)
-        lo = np.full(n_points, np.inf)
-        hi = np.full(n_points, -np.inf)
-        np.minimum.at(lo, g, v)
-        np.maximum.at(hi, g, v)
-        vmin[:, j] = np.where(good, lo, np.nan)
-        vmax[:, j] = np.where(good, hi, np.nan)
-        # Readings are time-sorted, so the last write per grid point is its latest.
-        latest = np.full(n_points, np.nan)
-        latest[g] = v
-        last[:, j] = latest
-        count[:, j] = cnt
-        quality[good, j] = QUALITY_GOOD
-
-        # Gap fill from the nearest real readings of this signal on either side.
-        vts = ts[valid]
-        vvals = col[valid]
-        empty = ~good
-        if not empty.any() or vts.size == 0:
-            continue
-        limit = float(gap_limit_s[j])
-        prev = _previous_index(vts, starts.astype(float))
-        nxt = np.searchsorted(vts, ends.astype(float), side="left").astype(np.int64)
-        has_prev = prev >= 0
-        has_next = nxt < vts.size
-        prev_ts = np.where(has_prev, vts[np.clip(prev, 0, None)], np.nan)
-        next_ts = np.where(has_next, vts[np.clip(nxt, None, vts.size - 1)], np.nan)
-        prev_val = np.where(has_prev, vvals[np.clip(prev, 0, None)], np.nan)
-        next_val = np.where(has_next, vvals[np.clip(nxt, None, vts.size - 1)], np.nan)
-        with np.errstate(invalid="ignore"):
-            bridged = empty & has_prev & has_next & (next_ts - prev_ts <= limit)
-            held = empty & has_prev & (ends - prev_ts <= limit)
-        if signal in DISCRETE_SIGNALS:
-            held = held | bridged
-            bridged = np.zeros_like(bridged)
-        else:
-            held = held & ~bridged
-        with np.errstate(invalid="ignore", divide="ignore"):
-            frac = (mids - prev_ts) / (next_ts - prev_ts)
-            interp = prev_val + (next_val - prev_val) * frac
-        for target in (mean, vmin, vmax, last):
-            target[bridged, j] = interp[bridged]
-            target[held, j] = prev_val[held]
-        quality[bridged, j] = QUALITY_INTERPOLATED
-        quality[held, j] = QUALITY_CARRIED_FORWARD
+    # One flat cell per (point, signal), point * n_signals + signal; null values and
+    # readings outside the block go to one extra cell, dropped after. Taken in
+    # (reading, signal) order, each cell sees its readings in time order.
+    valid = ~np.isnan(values)
+    cell = np.where(
+        valid & inside[:, None], gi[:, None] * n_signals + _SIGNAL_INDEX, n_cells
+    ).ravel()
+    flat_values = values.ravel()
+    shape = (n_points, n_signals)
+    count = np.bincount(cell, minlength=n_cells + 1)[:n_cells].reshape(shape)
+    total = np.bincount(cell, weights=flat_values, minlength=n_cells + 1)[:n_cells]
+    good = count > 0
+    with np.errstate(invalid="ignore", divide="ignore"):
+        mean = np.where(good, total.reshape(shape) / np.maximum(count, 1), np.nan)
+    lo = np.full(n_cells + 1, np.inf)
+    hi = np.full(n_cells + 1, -np.inf)
+    with np.errstate(invalid="ignore"):  # the nulls, in the dropped cell
+        np.minimum.at(lo, cell, flat_values)
+        np.maximum.at(hi, cell, flat_values)
+    vmin = np.where(good, lo[:n_cells].reshape(shape), np.nan)
+    vmax = np.where(good, hi[:n_cells].reshape(shape), np.nan)
+    # Readings are time-sorted, so the last write per cell is its latest.
+    latest = np.full(n_cells + 1, np.nan)
+    latest[cell] = flat_values
+    last = latest[:n_cells].reshape(shape)
+    quality = np.where(good, QUALITY_GOOD, QUALITY_MISSING).astype(np.int64)
+    # Readings before each grid edge: before each point's start, and before its end.
+    before_edge = np.searchsorted(ts, edges.astype(float), side="left")
+    # Only a signal with a real reading somewhere can fill a cell without one.
+    fillable = ~good & valid.any(axis=0)
+    if fillable.any():
+        targets = (mean, vmin, vmax, last)
+        _gap_fill(
+            ts,
+            values,
+            valid,
+            fillable,
+            edges,
+            before_edge,
+            gap_limit_s,
+            interval_s,
+            targets,
+            quality,
+        )
 
     reading_count = np.bincount(gi[inside], minlength=n_points).astype(np.int64)
     # A point exists while the skid reported at most silent_max_s before it.
-    prev_any = np.searchsorted(ts, ends.astype(float), side="left") - 1
+    prev_any = before_edge[1:] - 1
     prev_any_ts = np.where(prev_any >= 0, ts[np.clip(prev_any, 0, None)], -np.inf)
     emit = prev_any_ts >= starts - silent_max_s
-    products = tuple(readings.product_code[i] for i in order)
-    batches = tuple(readings.batch_id[i] for i in order)
     return SpineBlock(
         first_index=first_index,
         interval_s=interval_s,
@@ -248,25 +248,99 @@ def compute_spine(
         min=vmin,
         max=vmax,
         last=last,
-        count=count,
+        count=count.astype(np.int64, copy=False),
         quality=quality,
         reading_count=reading_count,
-        product_code=_last_known(products, prev_any),
-        batch_id=_last_known(batches, prev_any),
+        product_code=_last_known(readings.product_code, order, prev_any),
+        batch_id=_last_known(readings.batch_id, order, prev_any),
         emit=emit,
     )
 
 
-def _last_known(labels: tuple[str | None, ...], upto: IntArray) -> tuple[str | None, ...]:
-    """Per point, the latest non-null label among time-sorted readings ``0..upto``."""
+def _gap_fill(
+    ts: FloatArray,
+    values: FloatArray,
+    valid: npt.NDArray[np.bool_],
+    fillable: npt.NDArray[np.bool_],
+    edges: IntArray,
+    before_edge: IntArray,
+    gap_limit_s: FloatArray,
+    interval_s: int,
+    targets: tuple[FloatArray, ...],
+    quality: IntArray,
+) -> None:
+    """Fill the ``fillable`` cells (no reading of their own, but of their signal
+    elsewhere) of ``targets`` and ``quality`` from the nearest real readings of their
+    signal on either side, within each signal's gap limit.
+
+    ``before_edge[k]`` counts the time-sorted readings before grid edge ``k``. Valid
+    readings are numbered ``signal * n_readings + row``, sorted by signal then time, so
+    one search over those numbers finds, for every empty cell at once, the last valid
+    reading of its signal before its start and the first from its end on: the
+    readings a search per signal found, only for the cells that need them.
+    """
+    n_readings, n_signals = values.shape
+    known = np.flatnonzero(valid.T)
+    empty = np.flatnonzero(fillable)
+    point = empty // n_signals
+    signal = empty % n_signals
+    base = signal * n_readings
+    prev_at = np.searchsorted(known, base + before_edge[point], side="left") - 1
+    next_at = np.searchsorted(known, base + before_edge[point + 1], side="left")
+    prev_key = known[np.clip(prev_at, 0, None)]
+    next_key = known[np.clip(next_at, None, known.size - 1)]
+    has_prev = (prev_at >= 0) & (prev_key >= base)
+    has_next = (next_at < known.size) & (next_key < base + n_readings)
+    prev_row = np.clip(prev_key - base, 0, n_readings - 1)
+    next_row = np.clip(next_key - base, 0, n_readings - 1)
+    prev_ts = np.where(has_prev, ts[prev_row], np.nan)
+    next_ts = np.where(has_next, ts[next_row], np.nan)
+    prev_val = np.where(has_prev, values[prev_row, signal], np.nan)
+    next_val = np.where(has_next, values[next_row, signal], np.nan)
+    limit = np.asarray(gap_limit_s, dtype=float)[signal]
+    with np.errstate(invalid="ignore"):
+        bridged = has_prev & has_next & (next_ts - prev_ts <= limit)
+        held = has_prev & (edges[point + 1] - prev_ts <= limit)
+    discrete = _DISCRETE[signal]
+    held = np.where(discrete, held | bridged, held & ~bridged)
+    bridged &= ~discrete
+    mids = edges[point] + interval_s / 2.0
+    with np.errstate(invalid="ignore", divide="ignore"):
+        frac = (mids - prev_ts) / (next_ts - prev_ts)
+        interp = prev_val + (next_val - prev_val) * frac
+    bridged_cells = (point[bridged], signal[bridged])
+    held_cells = (point[held], signal[held])
+    for target in targets:
+        target[bridged_cells] = interp[bridged]
+        target[held_cells] = prev_val[held]
+    quality[bridged_cells] = QUALITY_INTERPOLATED
+    quality[held_cells] = QUALITY_CARRIED_FORWARD
+
+
+def _last_known(
+    labels: tuple[str | None, ...], order: IntArray | None, upto: IntArray
+) -> tuple[str | None, ...]:
+    """Per point, the latest non-null label among the time-sorted readings ``0..upto``
+    (``labels`` in arrival order, ``order`` sorting them by time, None when they are).
+
+    ``upto`` never decreases along the points, so looking back from each point's last
+    reading only as far as the previous point's finds the label in one step when
+    readings carry one, and still reads each reading at most once when they do not.
+    """
+    if order is not None:
+        positions = order.tolist()
+        labels = tuple(labels[i] for i in positions)
     latest: list[str | None] = []
     running: str | None = None
-    known_until = -1
+    scanned = -1
     for stop in upto.tolist():
-        while known_until < stop:
-            known_until += 1
-            if labels[known_until] is not None:
-                running = labels[known_until]
+        if stop > scanned:
+            i = stop
+            while i > scanned and labels[i] is None:
+                i -= 1
+            if i > scanned:
+                running = labels[i]
+            scanned = stop
         latest.append(running if stop >= 0 else None)
     return tuple(latest)
 
@@ -287,21 +361,27 @@ def columns_from_readings(readings: list[TelemetryReading]) -> ReadingColumns:
 _SIGNAL_VALUES = operator.attrgetter(*NUMERIC_SIGNALS)
 
 
-def _opt(value: float) -> float | None:
-    return None if np.isnan(value) else float(value)
+def _row_values(values: FloatArray, i: int) -> list[float | None]:
+    """Row ``i`` as Python floats, NaN as None (one ``tolist`` per row: converting
+    numpy scalars one at a time was half of :func:`to_spine_point`)."""
+    return [None if x != x else x for x in values[i].tolist()]  # only NaN != NaN
 
 
 def row_fingerprint(block: SpineBlock, i: int) -> tuple[object, ...]:
     """Everything a row says, without revision or emission time: equal fingerprints
     mean re-emitting the row would tell a reader nothing new."""
+    # One rounding for the four float rows (elementwise, so the same as four calls).
+    mean, low, high, last = np.round(
+        np.stack((block.mean[i], block.min[i], block.max[i], block.last[i])), 9
+    ).tolist()
     return (
         block.product_code[i],
         block.batch_id[i],
         int(block.reading_count[i]),
-        tuple(np.round(block.mean[i], 9).tolist()),
-        tuple(np.round(block.min[i], 9).tolist()),
-        tuple(np.round(block.max[i], 9).tolist()),
-        tuple(np.round(block.last[i], 9).tolist()),
+        tuple(mean),
+        tuple(low),
+        tuple(high),
+        tuple(last),
         tuple(block.count[i].tolist()),
         tuple(block.quality[i].tolist()),
     )
@@ -313,14 +393,20 @@ def to_spine_point(
     """The ``i``-th point of a block as a :class:`SpinePoint` record."""
     # Values come from compute_spine, already typed: construct without re-validating
     # (12 nested records per row were most of the backfill's pydantic time).
+    mean = _row_values(block.mean, i)
+    low = _row_values(block.min, i)
+    high = _row_values(block.max, i)
+    last = _row_values(block.last, i)
+    count = block.count[i].tolist()
+    quality = block.quality[i].tolist()
     stats = {
         signal: SignalStats.model_construct(
-            mean=_opt(block.mean[i, j]),
-            min=_opt(block.min[i, j]),
-            max=_opt(block.max[i, j]),
-            last=_opt(block.last[i, j]),
-            count=int(block.count[i, j]),
-            quality=_QUALITIES[int(block.quality[i, j])],
+            mean=mean[j],
+            min=low[j],
+            max=high[j],
+            last=last[j],
+            count=count[j],
+            quality=_QUALITIES[quality[j]],
         )
         for j, signal in enumerate(NUMERIC_SIGNALS)
     }
