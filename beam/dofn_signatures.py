@@ -13,10 +13,12 @@ methods do not change while a job runs.
 
 Even cached, walking every method costs: the spine's stateful DoFn is asked six
 times a bundle, ~100 names each, most of its bundle's own cost. So ``dir()`` of
-these DoFns lists only the names their own classes define (below ``beam.DoFn``):
-``get_dofn_specs`` is the only user of ``dir(dofn)`` in Beam, and ``beam.DoFn``'s
-methods take no state or timer parameters, so it finds the same specs
-(``tests/beam/test_dofn_signatures.py`` checks every DoFn of the job).
+these DoFns lists only the public names their own classes define (below
+``beam.DoFn``): ``get_dofn_specs`` is the only user of ``dir(dofn)`` in Beam, and
+neither ``beam.DoFn``'s methods nor the job's private helpers take state or timer
+parameters (only ``process``, ``start_bundle``/``finish_bundle`` and ``on_timer``
+callbacks can), so it finds the same specs (``tests/beam/test_dofn_signatures.py``
+checks every DoFn of the job against a walk of everything).
 """
 
 from __future__ import annotations
@@ -35,8 +37,8 @@ _ARGUMENTS: dict[tuple[type, str], tuple[list[str], list[Any]]] = {}
 """``(DoFn class, method name) -> (argument names, defaults)`` as Beam inspects them."""
 
 _OWN_NAMES: dict[type, list[str]] = {}
-"""DoFn class -> the names its classes below ``beam.DoFn`` define (see the module
-docstring)."""
+"""DoFn class -> the public names its classes below ``beam.DoFn`` define (see the
+module docstring)."""
 
 
 class SignatureCachedDoFn(beam.DoFn):  # type: ignore[misc]
@@ -59,6 +61,6 @@ class SignatureCachedDoFn(beam.DoFn):  # type: ignore[misc]
         names = _OWN_NAMES.get(cls)
         if names is None:
             own = cls.__mro__[: cls.__mro__.index(beam.DoFn)]
-            names = sorted({name for c in own for name in vars(c)})
+            names = sorted({name for c in own for name in vars(c) if not name.startswith("_")})
             _OWN_NAMES[cls] = names
         return list(names)
