@@ -55,22 +55,13 @@ __all__ = [
 
 _LOG = logging.getLogger(__name__)
 
-_OPEN_WAREHOUSES: dict[str, Any] = {}
-"""One warehouse handle per URL and process. The local runner builds a fresh DoFn
-(and calls ``setup``) for every bundle; opening the DuckDB file each time (tables
-checked against the schemas) cost half a second per bundle."""
-_OPEN_WAREHOUSES_LOCK = threading.Lock()
-
 
 def _open_warehouse(url: str) -> Any:
-    """The process's warehouse handle for ``url`` (opened by the first caller; the
-    writer threads of two stages may ask at once)."""
-    from warehouse import open_warehouse
+    """The process's handle for ``url`` (:func:`warehouse.shared_warehouse`; imported
+    when first needed: the warehouse package loads DuckDB)."""
+    from warehouse import shared_warehouse
 
-    with _OPEN_WAREHOUSES_LOCK:
-        if url not in _OPEN_WAREHOUSES:
-            _OPEN_WAREHOUSES[url] = open_warehouse(url)
-        return _OPEN_WAREHOUSES[url]
+    return shared_warehouse(url)
 
 
 def open_warehouse_early(url: str) -> None:

@@ -55,7 +55,6 @@ class WarehouseBuffer:
 
     def __init__(self, url: str, interval_s: float) -> None:
         self._url = url
-        self._warehouse: Any = None
         self._interval_s = interval_s
         self._state = threading.Condition()
         self._commit = threading.Lock()
@@ -71,11 +70,14 @@ class WarehouseBuffer:
     def open(self) -> None:
         """Open the warehouse now (a new file's tables and views take a tenth of a
         second or more), rather than in the first commit, while bundles run."""
-        with self._commit:
-            if self._warehouse is None:
-                from warehouse import open_warehouse
+        self._open()
 
-                self._warehouse = open_warehouse(self._url)
+    def _open(self) -> Any:
+        """The process's handle on the warehouse (:func:`warehouse.shared_warehouse`,
+        imported when first needed: the package loads DuckDB)."""
+        from warehouse import shared_warehouse
+
+        return shared_warehouse(self._url)
 
     def committed(self, table: str) -> int:
         """Rows of ``table`` this buffer has committed so far."""
@@ -116,11 +118,7 @@ class WarehouseBuffer:
             if not pending:
                 return 0
             try:
-                if self._warehouse is None:
-                    from warehouse import open_warehouse
-
-                    self._warehouse = open_warehouse(self._url)
-                written = int(self._warehouse.insert_many(pending))
+                written = int(self._open().insert_many(pending))
             except BaseException as exc:
                 self._failed = exc
                 self._restore(pending)
@@ -227,25 +225,17 @@ class BundleRows:
     The parsing and the spine write their own rows rather than emit them to a sink
     stage: on the local runner a sink stage costs a bundle (a DoFn built, pickled and
     inspected, watermarks updated) per producing bundle, empty or not, on the one
-    thread that also pulls from Pub/Sub. Picklable before :meth:`setup`.
+    thread that also pulls from Pub/Sub. Pickles as its URL alone (the local runner
+    pickles every DoFn for every bundle).
     """
 
-    def __init__(self, url: str, interval_s: float = FLUSH_INTERVAL_S) -> None:
+    def __init__(self, url: str) -> None:
         self._url = url
-        self._interval_s = interval_s
-        self._buffer: WarehouseBuffer | None = None
         self._rows: dict[str, list[BaseModel]] = {}
         self._buffered = Metrics.counter("warehouse", "rows")
 
-    def __getstate__(self) -> dict[str, Any]:
-        return {"_url": self._url, "_interval_s": self._interval_s}
-
-    def __setstate__(self, state: dict[str, Any]) -> None:
-        self._url = state["_url"]
-        self._interval_s = state["_interval_s"]
-        self._buffer = None
-        self._rows = {}
-        self._buffered = Metrics.counter("warehouse", "rows")
+    def __reduce__(self) -> tuple[type[BundleRows], tuple[str]]:
+        return BundleRows, (self._url,)
 
     def add(self, record: BaseModel) -> None:
         """One row of any warehouse table (told by its model)."""
@@ -255,6 +245,4 @@ class BundleRows:
         """The bundle's rows to the buffer (the DoFn's ``finish_bundle``)."""
         rows, self._rows = self._rows, {}
         if rows:
-            if self._buffer is None:
-                self._buffer = warehouse_buffer(self._url, self._interval_s)
-            self._buffered.inc(self._buffer.add(rows))
+            self._buffered.inc(warehouse_buffer(self._url).add(rows))

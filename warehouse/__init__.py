@@ -17,7 +17,7 @@ from warehouse.interface import (
     WarehouseBusyError,
     WarehouseError,
 )
-from warehouse.url import open_warehouse
+from warehouse.url import open_warehouse, shared_warehouse
 
 __all__ = [
     "DuckDBWarehouse",
@@ -27,4 +27,5 @@ __all__ = [
     "WarehouseBusyError",
     "WarehouseError",
     "open_warehouse",
+    "shared_warehouse",
 ]

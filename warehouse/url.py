@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import threading
 from typing import Any
 
 from warehouse.duckdb_warehouse import DuckDBWarehouse
 from warehouse.interface import Warehouse, WarehouseError
 
-__all__ = ["open_warehouse"]
+__all__ = ["open_warehouse", "shared_warehouse"]
 
 
 def open_warehouse(url: str, *, client: Any = None, lock_timeout_s: float = 60.0) -> Warehouse:
@@ -43,3 +44,21 @@ def open_warehouse(url: str, *, client: Any = None, lock_timeout_s: float = 60.0
     raise WarehouseError(
         f"unknown warehouse URL scheme {scheme!r} in {url!r}; use duckdb or bigquery"
     )
+
+
+_SHARED: dict[str, Warehouse] = {}
+_SHARED_LOCK = threading.Lock()
+
+
+def shared_warehouse(url: str) -> Warehouse:
+    """This process's one handle on the warehouse ``url`` names, opened by the first
+    caller. The local Beam runners build a fresh DoFn (and call ``setup``) for every
+    bundle, and the streaming job's buffer and the backfill's writer threads may ask
+    at once; opening the DuckDB file each time cost tens of milliseconds to half a
+    second. A failed open is not kept: the next caller tries again."""
+    with _SHARED_LOCK:
+        warehouse = _SHARED.get(url)
+        if warehouse is None:
+            warehouse = open_warehouse(url)
+            _SHARED[url] = warehouse
+        return warehouse
