@@ -62,6 +62,7 @@ from twin.spine import (
     compute_spine,
     dedupe_mask,
     grid_index,
+    labels_at,
     row_fingerprint,
     to_spine_point,
 )
@@ -515,13 +516,10 @@ class _ChunkKeysFn(SignatureCachedDoFn):
         self._context_s = context_s
 
     def process(self, batch: ReadingBatch) -> Iterator[tuple[tuple[str, int], _ChunkPiece]]:
-        skids = np.array(batch.skid_id, dtype=object)
-        for skid_id in dict.fromkeys(batch.skid_id):
-            cols = (
-                batch.columns
-                if len(set(batch.skid_id)) == 1
-                else batch.columns.take(skids == skid_id)
-            )
+        skid_ids = dict.fromkeys(batch.skid_id)
+        skids = np.array(batch.skid_id, dtype=object) if len(skid_ids) > 1 else None
+        for skid_id in skid_ids:
+            cols = batch.columns if skids is None else batch.columns.take(skids == skid_id)
             own = grid_index(cols.ts_s, self._interval_s) // self._points
             first = np.floor((cols.ts_s - self._context_s) / self._span_s).astype(np.int64)
             last = np.floor((cols.ts_s + self._context_s) / self._span_s).astype(np.int64)
@@ -539,6 +537,7 @@ def _concat(pieces: list[_ChunkPiece]) -> _ChunkPiece:
 
 
 _TIMESTAMP = pa.timestamp("us", tz="UTC")
+_QUALITY_NAMES = pa.array(QUALITY_NAMES, pa.string())
 
 
 def _masked(values: FloatArray) -> pa.Array:
@@ -554,15 +553,14 @@ def spine_rows(
     n = int(rows.shape[0])
     schema = arrow_schema("spine_points")
     grid_us = (block.first_index + rows).astype(np.int64) * block.interval_s * 1_000_000
-    quality_names = np.array(QUALITY_NAMES, dtype=object)
     columns: dict[str, pa.Array] = {
-        "skid_id": pa.array([skid_id] * n, pa.string()),
+        "skid_id": pa.repeat(pa.scalar(skid_id, pa.string()), n),
         "grid_ts": pa.array(grid_us, _TIMESTAMP),
         "interval_s": pa.array(np.full(n, block.interval_s, dtype=np.int64)),
         "revision": pa.array(np.full(n, revision, dtype=np.int64)),
-        "emitted_ts": pa.array([emitted_ts] * n, _TIMESTAMP),
-        "product_code": pa.array([block.product_code[i] for i in rows.tolist()], pa.string()),
-        "batch_id": pa.array([block.batch_id[i] for i in rows.tolist()], pa.string()),
+        "emitted_ts": pa.repeat(pa.scalar(emitted_ts, _TIMESTAMP), n),
+        "product_code": pa.array(labels_at(block.product_code, rows), pa.string()),
+        "batch_id": pa.array(labels_at(block.batch_id, rows), pa.string()),
         "reading_count": pa.array(block.reading_count[rows].astype(np.int64)),
     }
     for j, signal in enumerate(NUMERIC_SIGNALS):
@@ -572,7 +570,8 @@ def spine_rows(
             "max": _masked(block.max[rows, j]),
             "last": _masked(block.last[rows, j]),
             "count": pa.array(block.count[rows, j].astype(np.int64)),
-            "quality": pa.array(quality_names[block.quality[rows, j]], pa.string()),
+            # Names by an Arrow take (a Python string per cell cost more).
+            "quality": _QUALITY_NAMES.take(pa.array(block.quality[rows, j])),
         }
         kind = schema.field(signal).type
         columns[signal] = pa.StructArray.from_arrays(
@@ -611,7 +610,7 @@ class SpineChunkFn(SignatureCachedDoFn):
         yield from _duplicate_readings(skid_id, cols, repeated)
         first = chunk * self._points
         block = compute_spine(
-            cols.take(keep),
+            cols if keep.all() else cols.take(keep),
             first,
             first + self._points - 1,
             self._interval_s,

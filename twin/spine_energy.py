@@ -115,12 +115,8 @@ def energy_columns(
     n = len(skid_ids)
     figures = {name: np.full(n, np.nan) for name in ENERGY_FIGURES}
     power_source = np.full(n, PowerSource.NONE.value, dtype="<U8")
-    groups: dict[tuple[str, str | None], list[int]] = {}
-    for i, key in enumerate(zip(skid_ids, product_codes, strict=True)):
-        groups.setdefault(key, []).append(i)
     tariffs = _tariffs(config, grid_ts_s)
-    for (skid_id, product_code), index in groups.items():
-        at = np.asarray(index, dtype=np.int64)
+    for (skid_id, product_code), at in _groups(skid_ids, product_codes).items():
         group = _group_figures(
             {name: np.asarray(means[name], dtype=float)[at] for name in SPINE_INPUTS},
             np.asarray(interval_s, dtype=float)[at],
@@ -133,6 +129,20 @@ def energy_columns(
             figures[name][at] = group.figures[name]
         power_source[at] = group.power_source
     return EnergyColumns(figures=figures, power_source=power_source)
+
+
+def _groups(
+    skid_ids: Sequence[str], product_codes: Sequence[str | None]
+) -> dict[tuple[str, str | None], npt.NDArray[np.int64]]:
+    """Row positions per distinct ``(skid, product)``, ascending, in order of first
+    appearance (rows are looked up in C: a Python step per row cost more than a
+    batch's figures)."""
+    keys = list(zip(skid_ids, product_codes, strict=True))
+    distinct = {key: code for code, key in enumerate(dict.fromkeys(keys))}
+    if len(distinct) == 1:
+        return {keys[0]: np.arange(len(keys), dtype=np.int64)}
+    codes = np.fromiter(map(distinct.__getitem__, keys), dtype=np.int64, count=len(keys))
+    return {key: np.flatnonzero(codes == code) for key, code in distinct.items()}
 
 
 def energy_rows(points: Sequence[SpinePoint], config: SiteConfig) -> list[EnergyRow]:

@@ -4,6 +4,7 @@ Sources:
 * Colebrook-White reference: ``fluids.friction.Colebrook`` (the exact Lambert-W
   solution of the implicit equation), a different code path from the Clamond
   iteration the twin uses.
+* ``fluids.friction.Clamond`` itself, which the twin's numpy version must equal.
 * Moody-chart textbook values: White, *Fluid Mechanics*, 7th ed., Example 6.10 and
   figure 6.13 (smooth pipe Re = 1e5 -> f = 0.0180); Haaland's explicit formula
   (White eq. 6.49) agrees with Colebrook within 2 %.
@@ -16,7 +17,7 @@ import math
 
 import numpy as np
 import pytest
-from fluids.friction import Colebrook
+from fluids.friction import Clamond, Colebrook
 
 from schemas.site_config import SegmentConfig
 from twin.hydraulics import (
@@ -43,6 +44,16 @@ from twin.hydraulics import (
 )
 def test_turbulent_friction_factor_matches_exact_colebrook(re: float, ed: float) -> None:
     assert darcy_friction_factor(re, ed) == pytest.approx(Colebrook(re, ed), rel=1e-9)
+
+
+@pytest.mark.parametrize("ed", [0.0, 1e-6, 4.6e-5, 1e-4, 1e-3, 1e-2, 0.05])
+def test_turbulent_friction_factor_is_fluids_clamond_over_arrays(ed: float) -> None:
+    """From fluids' laminar/turbulent switch to Re = 1e12, every element is what
+    ``fluids.friction.Clamond`` gives for it (same operations; ``np.log`` may differ
+    from ``math.log`` in the last bit)."""
+    re = np.logspace(np.log10(2_040.0), 12.0, 500)
+    expected = np.array([Clamond(r, ed) for r in re])
+    np.testing.assert_allclose(darcy_friction_factor(re, ed), expected, rtol=1e-14, atol=0.0)
 
 
 @pytest.mark.parametrize("re", [100.0, 1_000.0, 2_000.0])
