@@ -113,3 +113,28 @@ def test_out_of_order_readings_give_the_same_spine() -> None:
     assert np.array_equal(block.last, ordered.last, equal_nan=True)
     assert np.allclose(block.mean[:, FLOW], ordered.mean[:, FLOW])
     assert math.isclose(float(block.last[0, FLOW]), 100 + 56)  # last sample of [0, 60) is 56 s
+
+
+def test_take_and_concat_keep_every_column_row_for_row() -> None:
+    cols = ReadingColumns(
+        ts_s=np.array([0.0, 10.0, 20.0, 30.0]),
+        seq=np.arange(4, dtype=np.int64),
+        values=np.arange(4 * len(NUMERIC_SIGNALS), dtype=float).reshape(4, -1),
+        product_code=("ULSD", None, "RUG", "ULSD"),
+        batch_id=("B1", "B2", None, "B4"),
+    )
+    for index, rows in (
+        (np.array([2, 0, 2], dtype=np.int64), [2, 0, 2]),
+        (np.array([True, False, False, True]), [0, 3]),
+        (np.array([False, True, False, False]), [1]),
+        (np.zeros(4, dtype=bool), []),
+    ):
+        taken = cols.take(index)
+        assert taken.ts_s.tolist() == [cols.ts_s[i] for i in rows]
+        assert taken.values.tolist() == [cols.values[i].tolist() for i in rows]
+        assert taken.product_code == tuple(cols.product_code[i] for i in rows)
+        assert taken.batch_id == tuple(cols.batch_id[i] for i in rows)
+    joined = ReadingColumns.concat([cols.take(np.array([3])), cols.take(np.array([0, 1]))])
+    assert joined.seq.tolist() == [3, 0, 1]
+    assert joined.product_code == ("ULSD", "ULSD", None)
+    assert joined.batch_id == ("B4", "B1", "B2")
