@@ -191,7 +191,8 @@ class _WriteTableToBigQuery(beam.PTransform):  # type: ignore[misc]
 
 
 class WriteToWarehouse(beam.PTransform):  # type: ignore[misc]
-    """``{table: records}`` -> those tables of the warehouse the URL names.
+    """``{table: records}`` -> those tables of the warehouse the URL names; a table's
+    records may come as several PCollections (a tuple), each written by its own sink.
 
     DuckDB, batch only (streaming stages write their own rows, see
     :class:`~beam.warehouse_buffer.BundleRows`): the records come as a few large column batches
@@ -208,33 +209,51 @@ class WriteToWarehouse(beam.PTransform):  # type: ignore[misc]
         super().__init__()
         self._url = url
 
-    def expand(self, tables: dict[str, beam.PCollection[BaseModel]]) -> Any:
+    def expand(
+        self,
+        tables: dict[str, beam.PCollection[BaseModel] | tuple[beam.PCollection[BaseModel], ...]],
+    ) -> Any:
         unknown = sorted(set(tables) - set(TABLES))
         if unknown:
             raise KeyError(f"unknown table(s) {unknown}; known: {sorted(TABLES)}")
         if self._url.startswith("bigquery://"):
             project, dataset = self._url.removeprefix("bigquery://").split("/", 1)
             return {
-                table: records | table >> _WriteTableToBigQuery(project, dataset, table)
+                table: _one(table, records)
+                | table >> _WriteTableToBigQuery(project, dataset, table)
                 for table, records in tables.items()
             }
-        if not all(records.is_bounded for records in tables.values()):
+        parts = [
+            (table, part, f"Insert{table}" + (f"/{i}" if i else ""))
+            for table, records in tables.items()
+            for i, part in enumerate(records if isinstance(records, tuple) else (records,))
+        ]
+        if not all(part.is_bounded for _, part, _ in parts):
             raise ValueError(
                 "streaming stages write to a DuckDB warehouse themselves "
                 "(beam.warehouse_buffer.BundleRows), not through this sink"
             )
         job, builder_pid = uuid.uuid4().hex, os.getpid()
         handed_over = [
-            records
-            | f"Insert{table}"
+            part
+            | label
             >> beam.ParDo(WriteToWarehouseFn(self._url, job, builder_pid, _BACKFILL_BATCH_ROWS))
-            for table, records in tables.items()
+            for _, part, label in parts
         ]
         return (
             handed_over
             | "RowsHandedOver" >> beam.Flatten()
             | "AwaitCommits" >> beam.ParDo(_AwaitCommitsFn(self._url, job))
         )
+
+
+def _one(
+    table: str, records: beam.PCollection[BaseModel] | tuple[beam.PCollection[BaseModel], ...]
+) -> beam.PCollection[BaseModel]:
+    """A table's records as one PCollection (its parts flattened when it has several)."""
+    if not isinstance(records, tuple):
+        return records
+    return records | f"All{table}" >> beam.Flatten()
 
 
 def dead_letter_message(letter: DeadLetter) -> PubsubMessage:

@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import json
 from datetime import UTC, datetime
+from pathlib import Path
 
 import apache_beam as beam
 import pytest
 
 from beam.sinks import WriteToWarehouse, dead_letter_message
 from schemas.dead_letter import DeadLetter, DeadLetterStage
+from warehouse import open_warehouse
 
 
 def test_dead_letter_message_keeps_bytes_and_reason() -> None:
@@ -52,3 +54,24 @@ def test_unknown_table_is_refused_when_the_graph_is_built() -> None:
     spine = p | beam.Create([])
     with pytest.raises(KeyError, match=r"unknown table\(s\) \['spine'\]"):
         _ = {"spine": spine} | WriteToWarehouse("duckdb:///x.duckdb")
+
+
+def _letter(payload: bytes) -> DeadLetter:
+    return DeadLetter(
+        received_ts=datetime(2026, 7, 1, tzinfo=UTC),
+        stage=DeadLetterStage.DECODE,
+        error="not JSON",
+        raw_payload=payload,
+    )
+
+
+def test_a_table_given_as_several_collections_gets_all_of_them(tmp_path: Path) -> None:
+    """The backfill writes the parsing's dead letters and the spine's too-late ones
+    to one table, each by a sink fused into its producer's stage (no Flatten stage)."""
+    url = f"duckdb:///{tmp_path / 'w.duckdb'}"
+    with beam.Pipeline(runner="FnApiRunner") as p:
+        parsed = p | "Parsed" >> beam.Create([_letter(b"a"), _letter(b"b")])
+        late = p | "Late" >> beam.Create([_letter(b"c")])
+        _ = {"dead_letters": (parsed, late)} | WriteToWarehouse(url)
+    rows = open_warehouse(url).query("SELECT raw_payload FROM dead_letters ORDER BY raw_payload")
+    assert [r["raw_payload"] for r in rows] == [b"a", b"b", b"c"]
