@@ -116,8 +116,8 @@ SELECT
 def _stream_job(url: str, subscription: str, backlog: list[SimulatedMessage]) -> None:
     """Until the backlog has landed: the job's own commit counts (in-process, as the
     identity's count is) tell when raw readings and dead letters may be all in; the
-    warehouse itself, queried then, whether they are and so are the last minute's
-    spine and energy rows."""
+    warehouse itself, queried then and after every commit since, whether they are
+    and so are the last minute's spine and energy rows."""
     result = run(
         [
             f"--config={_CONFIG}",
@@ -135,10 +135,16 @@ def _stream_job(url: str, subscription: str, backlog: list[SimulatedMessage]) ->
         "last_minute_readings": sum(1 for t in times if t >= last_minute),
     }
     row = {"landed": 0, "last_minute": 0}
+    queried_at_commits = -1
     deadline = time.monotonic() + _STREAM_TIMEOUT_S
     try:
         while time.monotonic() < deadline:
-            if buffer.committed("raw_readings") + buffer.committed("dead_letters") >= len(backlog):
+            commits = sum(buffer.committed(t) for t in _TABLES)
+            messages = buffer.committed("raw_readings") + buffer.committed("dead_letters")
+            # Only a commit can land what is missing: query once after each (every
+            # query makes the job's writer let go of the file and attach again).
+            if messages >= len(backlog) and commits != queried_at_commits:
+                queried_at_commits = commits
                 (row,) = _READERS[url].query(_LANDED_SQL, params)
                 if row["landed"] >= len(backlog) and row["last_minute"]:
                     return
@@ -150,6 +156,9 @@ def _stream_job(url: str, subscription: str, backlog: list[SimulatedMessage]) ->
     finally:
         result.cancel()
 
+
+_TABLES = ("raw_readings", "dead_letters", "spine_points", "energy_rows")
+"""The tables the streaming job writes."""
 
 _READERS: dict[str, Warehouse] = {}
 """The benchmark's own handle on each job's warehouse, opened before the job is timed."""
