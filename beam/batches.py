@@ -128,6 +128,18 @@ class ReadingBatch:
         )
         return cls(tuple(r["skid_id"] for r in rows), columns)
 
+    @classmethod
+    def concat(cls, parts: Sequence[ReadingBatch]) -> ReadingBatch:
+        """The readings of ``parts``, one after another (none: an empty batch)."""
+        if not parts:
+            return cls.of_rows([])
+        if len(parts) == 1:
+            return parts[0]
+        return cls(
+            tuple(s for p in parts for s in p.skid_id),
+            ReadingColumns.concat([p.columns for p in parts]),
+        )
+
     def take(self, mask: npt.NDArray[np.bool_]) -> ReadingBatch:
         """The rows where ``mask`` is true."""
         return ReadingBatch(

@@ -19,7 +19,9 @@ __all__ = ["JobOptions", "StreamOptions", "parse_time", "validate_options"]
 
 _SUBSCRIPTION = re.compile(r"^projects/[^/]+/subscriptions/[^/]+$")
 _TOPIC = re.compile(r"^projects/[^/]+/topics/[^/]+$")
-_WAREHOUSE = re.compile(r"^(duckdb:///.+|bigquery://[^/]+/[^/]+)$")
+_WAREHOUSE = re.compile(r"^(duckdb://.+|bigquery://[^/]+/[^/]+)$")
+"""``duckdb:///abs/file.duckdb`` or ``duckdb://relative/file.duckdb`` (as
+:func:`warehouse.open_warehouse` reads them), or a BigQuery dataset."""
 
 
 _View = TypeVar("_View", bound=PipelineOptions)
@@ -138,7 +140,8 @@ def validate_options(options: PipelineOptions) -> None:
         problems.append("--warehouse is required")
     elif not _WAREHOUSE.match(opts.warehouse):
         problems.append(
-            f"--warehouse {opts.warehouse!r}: expected duckdb:///PATH or bigquery://PROJECT/DATASET"
+            f"--warehouse {opts.warehouse!r}: expected duckdb://PATH (duckdb:///abs/file.duckdb, "
+            "duckdb://relative/file.duckdb) or bigquery://PROJECT/DATASET"
         )
     if bool(opts.subscription) == bool(opts.input):
         problems.append("give exactly one source: --subscription (streaming) or --input (backfill)")

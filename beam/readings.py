@@ -24,6 +24,7 @@ from apache_beam.utils.windowed_value import WindowedValue
 from pydantic import ConfigDict, Json, TypeAdapter, ValidationError
 from typing_extensions import TypedDict  # pydantic takes typing.TypedDict from 3.12 only
 
+from beam.arrow_readings import read_valid_readings
 from beam.batches import MessageBatch, ReadingBatch, RowBatch
 from beam.dofn_signatures import SignatureCachedDoFn
 from beam.progress import count_dead_letter, count_read
@@ -217,6 +218,8 @@ def _row_type() -> Any:
     return row
 
 
+_TS_TYPE = pa.timestamp("us", tz="UTC")
+
 _PAYLOADS = TypeAdapter(list[Json[_row_type()]])  # type: ignore[misc]
 """Validates a list of payloads in one call: each item is parsed as its own JSON
 document (so one line can never run into the next), in Rust; the error, if any,
@@ -242,15 +245,14 @@ def _valid_positions(
 
 def _raw_rows(
     readings: ReadingBatch,
-    source_ts: list[datetime],
+    source_ts: pa.Array,
     batch: MessageBatch,
     index: list[int],
     now: datetime,
 ) -> RowBatch:
-    """The raw records of a batch's valid readings (``readings`` and ``source_ts``
-    hold the payloads at ``index``) as ``raw_readings`` columns."""
+    """The raw records of a batch's valid readings (``readings`` and ``source_ts``, a
+    UTC timestamp array, hold the payloads at ``index``) as ``raw_readings`` columns."""
     n = len(readings)
-    ts_type = pa.timestamp("us", tz="UTC")
     if batch.replayed is not None:
         kept = batch.replayed.take(pa.array(index, pa.int64()))
         message_ids = kept.column("message_id")
@@ -258,21 +260,21 @@ def _raw_rows(
         attributes = kept.column("attributes_json")
     elif batch.messages is None:
         message_ids = pa.nulls(n, pa.string())
-        published = pa.nulls(n, ts_type)
+        published = pa.nulls(n, _TS_TYPE)
         attributes = pa.repeat(pa.scalar("{}", pa.string()), n)
     else:
         messages = [batch.messages[i] for i in index]
         message_ids = pa.array([m.message_id or None for m in messages], pa.string())
-        published = pa.array([_publish_time(m) for m in messages], ts_type)
+        published = pa.array([_publish_time(m) for m in messages], _TS_TYPE)
         attributes = pa.array([_attributes_json(m) for m in messages], pa.string())
     columns = {
         "skid_id": pa.array(readings.skid_id, pa.string()),
-        # From the datetimes, not the float seconds: exact to the microsecond at any date.
-        "source_ts": pa.array(source_ts, ts_type),
+        # From the timestamps, not the float seconds: exact to the microsecond at any date.
+        "source_ts": source_ts,
         "seq": pa.array(readings.columns.seq, pa.int64()),
         "message_id": message_ids,
         "publish_ts": published,
-        "ingest_ts": pa.repeat(pa.scalar(now, ts_type), n),
+        "ingest_ts": pa.repeat(pa.scalar(now, _TS_TYPE), n),
         "attributes_json": attributes,
         "payload": pa.array([batch.payloads[i] for i in index], pa.binary()).cast(pa.string()),
     }
@@ -287,10 +289,12 @@ class ParseBatchFn(SignatureCachedDoFn):
     (main), their raw records as one :class:`RowBatch` (``raw``), and a
     :class:`DeadLetter` per bad message (``dead_letter``).
 
-    The whole batch is validated in one pydantic call; only the messages it rejects
-    go through :meth:`ParseReadingFn.parse`, so each dead letter is worded exactly as
-    in streaming and keeps its own bytes. Each batch and dead letter is also counted
-    into the backfill's progress tally (:mod:`beam.progress`).
+    The batch goes through Arrow's fast path first (:mod:`beam.arrow_readings`,
+    which takes only what pydantic would take, with the same values); what it leaves
+    is validated in one pydantic call; only the messages pydantic rejects go through
+    :meth:`ParseReadingFn.parse`, so each dead letter is worded exactly as in
+    streaming and keeps its own bytes. Each batch and dead letter is also counted into
+    the backfill's progress tally (:mod:`beam.progress`).
     """
 
     def __init__(self, max_payload_bytes: int) -> None:
@@ -301,23 +305,33 @@ class ParseBatchFn(SignatureCachedDoFn):
     def process(self, batch: MessageBatch) -> Iterator[Any]:
         now = datetime.now(UTC)
         count_read(batch)
-        index, readings = _valid_positions(batch.payloads, self._max_payload_bytes)
-        self._valid.inc(len(index))
-        if len(index) < len(batch):
-            valid = set(index)
-            for i in range(len(batch)):
+        fast = read_valid_readings(batch.payloads, self._max_payload_bytes)
+        rest = fast.rest
+        positions, readings = _valid_positions(
+            [batch.payloads[i] for i in rest], self._max_payload_bytes
+        )
+        slow = [rest[k] for k in positions]
+        if len(slow) < len(rest):
+            valid = set(slow)
+            for i in rest:
                 if i in valid:
                     continue
                 parsed = self._one.parse(batch.message(i), now)
                 if isinstance(parsed, DeadLetter):
                     yield TaggedOutput(TAG_DEAD_LETTER, count_dead_letter(parsed))
                 else:
-                    index.append(i)
+                    slow.append(i)
                     readings.append(dict(parsed[0]))
-        if readings:
-            columns = ReadingBatch.of_rows(readings)
+        index = fast.index + slow
+        self._valid.inc(len(index))
+        if index:
+            columns = ReadingBatch.concat(
+                [b for b in (fast.readings, ReadingBatch.of_rows(readings)) if len(b)]
+            )
             yield columns
-            source_ts = [r["source_ts"] for r in readings]
+            source_ts = pa.concat_arrays(
+                [fast.source_ts, pa.array([r["source_ts"] for r in readings], _TS_TYPE)]
+            )
             yield TaggedOutput(TAG_RAW, _raw_rows(columns, source_ts, batch, index, now))
 
 

@@ -108,7 +108,7 @@ def parse_input(text: str) -> BackfillInput:
     if text.startswith("duckdb://"):
         path = text.removeprefix("duckdb://")
         if not path:
-            raise ValueError(f"--input {text!r}: expected duckdb:///PATH.duckdb")
+            raise ValueError(f"--input {text!r}: expected duckdb://PATH.duckdb")
         return DuckDBInput(path)
     return FilesInput(text)
 

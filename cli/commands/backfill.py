@@ -30,7 +30,7 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
             "and write the same raw, spine, energy and dead-letter rows the streaming job "
             "writes. --input is a glob of files (*.parquet: exports of the raw_readings "
             "table; any other file JSONL, one payload per line, e.g. the simulator's "
-            "readings.jsonl), duckdb:///PATH.duckdb (a local warehouse's raw_readings) or "
+            "readings.jsonl), duckdb://PATH.duckdb (a local warehouse's raw_readings) or "
             "bigquery://PROJECT/DATASET[/TABLE] (default table raw_readings). Replayed "
             "raw_readings keep their message ids, attributes and publish times. Shows the "
             "readings read and dead letters so far while it runs, then the final counts."
@@ -40,7 +40,7 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p.add_argument(
         "--input",
         required=True,
-        help="glob of JSONL/Parquet files, duckdb:///PATH or bigquery://PROJECT/DATASET[/TABLE]",
+        help="glob of JSONL/Parquet files, duckdb://PATH or bigquery://PROJECT/DATASET[/TABLE]",
     )
     p.add_argument("--start", default=None, help="first source time, ISO 8601 with offset")
     p.add_argument("--end", default=None, help="source time to stop at (exclusive), ISO 8601")

@@ -54,7 +54,7 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p.add_argument("--out", type=Path, default=None, help="write rows and summary here")
     p.add_argument("--plot", type=Path, default=None, help="write a PNG plot of the plan here")
     p.add_argument(
-        "--warehouse", default=None, help="store the plan here (duckdb:///FILE or bigquery://P/D)"
+        "--warehouse", default=None, help="store the plan here (duckdb://FILE or bigquery://P/D)"
     )
     p.add_argument(
         "--from-now",

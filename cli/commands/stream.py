@@ -49,7 +49,7 @@ def add_job_args(p: argparse.ArgumentParser, runner: str, runner_help: str) -> N
     """The arguments ``stream`` and ``backfill`` share (read back by :func:`beam_argv`)."""
     p.add_argument("--config", required=True, help="site config YAML")
     p.add_argument(
-        "--warehouse", required=True, help="duckdb:///PATH.duckdb or bigquery://PROJECT/DATASET"
+        "--warehouse", required=True, help="duckdb://PATH.duckdb or bigquery://PROJECT/DATASET"
     )
     p.add_argument(
         "--runner", default=runner, help=f"Beam runner (default {runner}, {runner_help})"

@@ -42,8 +42,9 @@ def _simulate(tmp_path: Path, start: str, minutes: int, *faults: str) -> Path:
 
 
 def test_backfill_counts_add_up_and_rows_land(
-    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    """Also: ``duckdb://wh.duckdb`` is a file in the working directory."""
     readings = _simulate(
         tmp_path,
         "2026-07-01T00:00:00+00:00",
@@ -52,7 +53,8 @@ def test_backfill_counts_add_up_and_rows_land(
         "malformed:ATL-01:3m:4m",
     )
     capsys.readouterr()
-    url = f"duckdb:///{tmp_path}/wh.duckdb"
+    monkeypatch.chdir(tmp_path)
+    url = "duckdb://wh.duckdb"
     args = ["backfill", "--config", str(REFERENCE_CONFIG), "--input", str(readings)]
     args += ["--warehouse", url, "--start", "2026-07-01T00:00:00+00:00"]
     args += ["--end", "2026-07-01T00:05:00+00:00"]
@@ -74,6 +76,7 @@ def test_backfill_counts_add_up_and_rows_land(
     )
     assert landed == {"raw": 300, "dead": 60, "spine": 5}
     assert _count(out, "spine rows out") >= 5
+    assert (tmp_path / "wh.duckdb").is_file()
 
 
 def test_backfill_shows_running_counts_then_the_final_line(
@@ -152,7 +155,7 @@ def test_backfill_refuses_a_parquet_file_of_another_layout(
     ("extra", "message"),
     [
         (["--start", "2026-07-01T00:00:00"], "needs a UTC offset"),
-        (["--warehouse", "postgres://x"], "expected duckdb:///PATH"),
+        (["--warehouse", "postgres://x"], "expected duckdb://PATH"),
         (["--input", "/nonexistent/*.jsonl"], "no file matches"),
         (["--input", "duckdb:///nonexistent/wh.duckdb"], "no such warehouse file"),
         (["--input", "bigquery://project-only"], "expected bigquery://PROJECT/DATASET"),
@@ -195,7 +198,8 @@ def test_stream_runs_for_its_duration_and_prints_what_landed(
         ts = rfc3339_utc(datetime.fromisoformat(json.loads(line)["source_ts"]))
         publisher.publish(topic, line, ts=ts).result(timeout=30)
     capsys.readouterr()
-    url = f"duckdb:///{tmp_path}/wh.duckdb"
+    monkeypatch.chdir(tmp_path)
+    url = "duckdb://wh.duckdb"
     args = ["stream", "--config", str(REFERENCE_CONFIG), "--subscription", subscription]
     args += ["--warehouse", url, "--duration-s", "30"]
     began = time.monotonic()
