@@ -327,13 +327,6 @@ class DuckDBWarehouse:
 
         A table's rows may also come as an Arrow table with exactly its
         :func:`~warehouse.table_schemas.arrow_schema` (the backfill's column batches).
-
-        Rows go in by position (an Arrow table here has the table's columns in its
-        order: :func:`~warehouse.table_schemas.check_arrow`, ``arrow_table``), through
-        a relation rather than a registered view and ``INSERT ... BY NAME``: fewer calls,
-        each of which hands the GIL over and takes it back (beside a busy thread, as a
-        backfill's writer commits while its job computes, a day of spine and energy
-        rows took 35 ms a commit instead of 46).
         """
         data: dict[str, pa.Table] = {}
         for table, rows in rows_by_table.items():
@@ -349,13 +342,16 @@ class DuckDBWarehouse:
             return 0
         direct = sum(incoming.nbytes for incoming in data.values()) > _DIRECT_WRITE_BYTES
         with self._connect(write=True) as con:
-            # Direct: the commit checkpoints when the WAL would pass the threshold, so
-            # always.
-            con.execute(("SET checkpoint_threshold = '0KB'; " if direct else "") + "BEGIN")
+            if direct:
+                # The commit checkpoints when the WAL would pass this: always, here.
+                con.execute("SET checkpoint_threshold = '0KB'")
+            con.execute("BEGIN TRANSACTION")
             table = ""
             try:
                 for table, incoming in data.items():
-                    con.from_arrow(incoming).insert_into(table)
+                    con.register("_incoming_rows", incoming)
+                    con.execute(f'INSERT INTO "{table}" BY NAME SELECT * FROM _incoming_rows')
+                    con.unregister("_incoming_rows")
                 con.execute("COMMIT")
             except duckdb.Error as exc:
                 con.execute("ROLLBACK")
