@@ -48,6 +48,7 @@ from beam.warehouse_buffer import warehouse_buffer
 from bridge.attributes import ATTR_TS
 from schemas.site_config import SiteConfig, SpineConfig, load_site_config
 from schemas.telemetry import TelemetryReading
+from warehouse.url import canonical_url
 
 __all__ = [
     "OUTPUTS",
@@ -352,6 +353,7 @@ def run(argv: Sequence[str] | None = None) -> PipelineResult:
     options = JobOptions(list(argv) if argv is not None else None)
     validate_options(options)
     opts = options.view_as(StreamOptions)
+    opts.warehouse = canonical_url(opts.warehouse)
     if opts.input:
         check_input(parse_input(opts.input), opts.warehouse)
         if opts.warehouse.startswith("duckdb://"):

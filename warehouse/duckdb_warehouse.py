@@ -126,7 +126,8 @@ class DuckDBWarehouse:
         linger_s: float = 0.5,
         checkpoint_wal_bytes: int = 64 * 1024,
     ) -> None:
-        self.path = Path(path)
+        # Absolute now: a job's threads may write after the working directory changed.
+        self.path = Path(path).absolute()
         if not self.path.parent.is_dir():
             raise WarehouseError(f"directory of the warehouse file does not exist: {self.path}")
         self._lock = ReadWriteFileLock(self.path, lock_timeout_s)

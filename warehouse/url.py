@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import threading
+from pathlib import Path
 from typing import Any
 
 from warehouse.duckdb_warehouse import DuckDBWarehouse
@@ -50,12 +51,24 @@ _SHARED: dict[str, Warehouse] = {}
 _SHARED_LOCK = threading.Lock()
 
 
+def canonical_url(url: str) -> str:
+    """``url`` with a DuckDB file's path made absolute (``duckdb://twin.duckdb`` ->
+    ``duckdb:///<working directory>/twin.duckdb``); other URLs as they are. A job
+    canonicalises its URL once at start: its threads may write after the working
+    directory changed, and per-URL registries must not mix two files of one name."""
+    scheme, sep, rest = url.partition("://")
+    if scheme != "duckdb" or not sep or not rest:
+        return url
+    return f"duckdb://{Path(rest).absolute()}"
+
+
 def shared_warehouse(url: str) -> Warehouse:
     """This process's one handle on the warehouse ``url`` names, opened by the first
     caller. The local Beam runners build a fresh DoFn (and call ``setup``) for every
     bundle, and the streaming job's buffer and the backfill's writer threads may ask
     at once; opening the DuckDB file each time cost tens of milliseconds to half a
     second. A failed open is not kept: the next caller tries again."""
+    url = canonical_url(url)
     with _SHARED_LOCK:
         warehouse = _SHARED.get(url)
         if warehouse is None:

@@ -183,7 +183,10 @@ def test_stream_refuses_a_topic_for_a_subscription(
 
 @pytest.mark.integration
 def test_stream_runs_for_its_duration_and_prints_what_landed(
-    pubsub: PubSubEmulator, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+    pubsub: PubSubEmulator,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     start = datetime.now(UTC).replace(second=0, microsecond=0) - timedelta(minutes=1)
     readings = _simulate(tmp_path, start.isoformat(), 1, "duplicate:ATL-01:30s:60s")
@@ -198,7 +201,7 @@ def test_stream_runs_for_its_duration_and_prints_what_landed(
         ts = rfc3339_utc(datetime.fromisoformat(json.loads(line)["source_ts"]))
         publisher.publish(topic, line, ts=ts).result(timeout=30)
     capsys.readouterr()
-    monkeypatch.chdir(tmp_path)
+    monkeypatch.chdir(tmp_path)  # the same relative URL as the backfill test's: another file
     url = "duckdb://wh.duckdb"
     args = ["stream", "--config", str(REFERENCE_CONFIG), "--subscription", subscription]
     args += ["--warehouse", url, "--duration-s", "30"]
