@@ -15,6 +15,7 @@ from datetime import UTC, datetime
 from typing import Annotated, Any, NotRequired, Required
 
 import apache_beam as beam
+import numpy as np
 import pyarrow as pa  # type: ignore[import-untyped]
 from apache_beam.io.gcp.pubsub import PubsubMessage
 from apache_beam.metrics import Metrics
@@ -276,12 +277,25 @@ def _raw_rows(
         "publish_ts": published,
         "ingest_ts": pa.repeat(pa.scalar(now, _TS_TYPE), n),
         "attributes_json": attributes,
-        "payload": pa.array([batch.payloads[i] for i in index], pa.binary()).cast(pa.string()),
+        "payload": _utf8_column([batch.payloads[i] for i in index]),
     }
     schema = arrow_schema("raw_readings")
     return RowBatch(
         "raw_readings", pa.Table.from_arrays([columns[f.name] for f in schema], schema=schema)
     )
+
+
+def _utf8_column(values: list[bytes]) -> pa.Array:
+    """``values`` as an Arrow string column, built from one joined buffer and their
+    offsets (converting 10,000 byte strings one by one cost 2-50 ms, the most in a
+    process's first batches, against ~1 ms); checked to be UTF-8."""
+    offsets = np.zeros(len(values) + 1, dtype=np.int64)
+    np.cumsum(np.fromiter(map(len, values), dtype=np.int64, count=len(values)), out=offsets[1:])
+    column = pa.LargeStringArray.from_buffers(
+        len(values), pa.py_buffer(offsets), pa.py_buffer(b"".join(values))
+    )
+    column.validate(full=True)
+    return column.cast(pa.string())
 
 
 class ParseBatchFn(SignatureCachedDoFn):
