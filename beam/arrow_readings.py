@@ -46,9 +46,10 @@ import pyarrow.json as pa_json  # type: ignore[import-untyped]
 from pydantic import AwareDatetime, BaseModel
 
 from beam.batches import ReadingBatch
-from schemas._base import _to_utc
+from schemas._base import UtcDatetime
 from schemas.telemetry import NUMERIC_SIGNALS, TelemetryReading
 from twin.spine import ReadingColumns
+from warehouse.table_schemas import ARROW_TIMESTAMP
 
 __all__ = ["FastReadings", "checks_of", "read_valid_readings"]
 
@@ -92,6 +93,10 @@ def _base_type(annotation: Any) -> tuple[type, bool]:
     return annotation, False
 
 
+_UTC_DATETIME_RULES = get_args(UtcDatetime)[1:]
+"""What the contract's ``UtcDatetime`` adds to an aware datetime (normalising to UTC)."""
+
+
 def checks_of(model: type[BaseModel]) -> tuple[_Check, ...]:
     """``model``'s fields as :class:`_Check`; refuses any rule it would not enforce."""
     checks = []
@@ -113,7 +118,7 @@ def checks_of(model: type[BaseModel]) -> tuple[_Check, ...]:
                 rules["max_length"] = meta.max_length
             elif kind is str and set(getattr(meta, "__dict__", {})) == {"pattern"}:
                 rules["pattern"] = meta.pattern  # pydantic's Field(pattern=...), alone
-            elif kind is datetime and getattr(meta, "func", None) is _to_utc:
+            elif kind is datetime and meta in _UTC_DATETIME_RULES:
                 pass  # Arrow's cast gives UTC; the year range keeps it in bounds
             else:
                 raise TypeError(f"arrow_readings does not enforce {meta!r} on {name}")
@@ -133,9 +138,7 @@ _READ_SCHEMA = pa.schema([(c.name, _ARROW_TYPE.get(c.kind, pa.bool_())) for c in
 _PARSE_OPTIONS = pa_json.ParseOptions(
     explicit_schema=_READ_SCHEMA, unexpected_field_behavior="error"
 )
-_TS_TYPE = pa.timestamp("us", tz="UTC")
-_STRING_COLUMNS = ("product_code", "batch_id")
-if {c.name for c in _CHECKS} != {"skid_id", "source_ts", "seq", *_STRING_COLUMNS} | set(
+if {c.name for c in _CHECKS} != {"skid_id", "source_ts", "seq", "product_code", "batch_id"} | set(
     NUMERIC_SIGNALS
 ):
     raise TypeError("arrow_readings maps every field of TelemetryReading onto ReadingBatch")
@@ -221,13 +224,17 @@ def _shared_strings(column: pa.ChunkedArray) -> tuple[str | None, ...]:
     return tuple(map(values.__getitem__, index.tolist()))
 
 
-def _read(payloads: Sequence[bytes], positions: list[int]) -> list[tuple[list[int], pa.Table]]:
-    """Arrow tables of the payloads at ``positions``, with the positions each holds. A
-    group Arrow refuses (one bad payload fails its whole block) is halved until the
-    halves read or are small enough to leave to pydantic."""
+def _read(
+    payloads: Sequence[bytes], positions: list[int], text: bytes | None = None
+) -> list[tuple[list[int], pa.Table]]:
+    """Arrow tables of the payloads at ``positions`` (``text``: them joined by newlines,
+    when the caller has it already), with the positions each holds. A group Arrow
+    refuses (one bad payload fails its whole block) is halved until the halves read or
+    are small enough to leave to pydantic."""
     if not positions:
         return []
-    text = b"\n".join(payloads[i] for i in positions)
+    if text is None:
+        text = b"\n".join(payloads[i] for i in positions)
     block = max(_MIN_BLOCK_BYTES, 2 * max(len(payloads[i]) for i in positions))
     try:
         table = pa_json.read_json(
@@ -246,17 +253,18 @@ def _read(payloads: Sequence[bytes], positions: list[int]) -> list[tuple[list[in
     return _read(payloads, positions[:half]) + _read(payloads, positions[half:])
 
 
-def _plain(payloads: Sequence[bytes], max_payload_bytes: int) -> list[int]:
+def _plain(payloads: Sequence[bytes], max_payload_bytes: int) -> tuple[list[int], bytes | None]:
     """Positions of the non-empty payloads within the size limit that are ASCII
-    without a backslash or a newline. Checked on the payloads joined, in one pass (a
-    regex search per payload cost as much as Arrow's read), and payload by payload
-    only when the joined text fails. Control characters need no check: Arrow's
-    parser refuses them in strings and between tokens, as JSON does."""
+    without a backslash or a newline, and those payloads joined by newlines when that
+    is all of them. Checked on the payloads joined, in one pass (a regex search per
+    payload cost as much as Arrow's read), and payload by payload only when the joined
+    text fails. Control characters need no check: Arrow's parser refuses them in
+    strings and between tokens, as JSON does."""
     sized = [i for i, p in enumerate(payloads) if 0 < len(p) <= max_payload_bytes]
     text = b"\n".join(payloads[i] for i in sized)
     if text.isascii() and b"\\" not in text and text.count(b"\n") == len(sized) - 1:
-        return sized
-    return [i for i in sized if _plain_one(payloads[i])]
+        return sized, text
+    return [i for i in sized if _plain_one(payloads[i])], None
 
 
 def _plain_one(payload: bytes) -> bool:
@@ -266,16 +274,16 @@ def _plain_one(payload: bytes) -> bool:
 def read_valid_readings(payloads: Sequence[bytes], max_payload_bytes: int) -> FastReadings:
     """The payloads the fast path accepts, as columns; the others' positions in
     ``rest`` (ascending), for pydantic."""
-    candidates = _plain(payloads, max_payload_bytes)
+    candidates, text = _plain(payloads, max_payload_bytes)
     accepted: list[int] = []
     batches: list[ReadingBatch] = []
     stamps: list[pa.Array] = []
-    for positions, table in _read(payloads, candidates):
+    for positions, table in _read(payloads, candidates, text):
         table = table.combine_chunks()
         ok = _ok(table)
         taken = table.filter(pa.array(ok))
         try:
-            source_ts = pc.cast(taken.column("source_ts"), _TS_TYPE).combine_chunks()
+            source_ts = pc.cast(taken.column("source_ts"), ARROW_TIMESTAMP).combine_chunks()
         except pa.ArrowInvalid:
             continue  # a date that is not one (2026-02-30): pydantic words it
         accepted.extend(p for p, keep in zip(positions, ok.tolist(), strict=True) if keep)
@@ -285,6 +293,6 @@ def read_valid_readings(payloads: Sequence[bytes], max_payload_bytes: int) -> Fa
     return FastReadings(
         index=accepted,
         readings=ReadingBatch.concat(batches),
-        source_ts=pa.concat_arrays(stamps) if stamps else pa.array([], _TS_TYPE),
+        source_ts=pa.concat_arrays(stamps) if stamps else pa.array([], ARROW_TIMESTAMP),
         rest=[i for i in range(len(payloads)) if i not in kept],
     )

@@ -140,11 +140,11 @@ class ReadingBatch:
             ReadingColumns.concat([p.columns for p in parts]),
         )
 
-    def take(self, mask: npt.NDArray[np.bool_]) -> ReadingBatch:
-        """The rows where ``mask`` is true."""
+    def take(self, index: npt.NDArray[np.bool_] | npt.NDArray[np.intp]) -> ReadingBatch:
+        """The rows at ``index`` (integer positions, in that order, or a boolean mask)."""
+        positions = np.flatnonzero(index) if index.dtype == np.bool_ else index
         return ReadingBatch(
-            tuple(s for s, keep in zip(self.skid_id, mask.tolist(), strict=True) if keep),
-            self.columns.take(mask),
+            tuple(self.skid_id[i] for i in positions.tolist()), self.columns.take(positions)
         )
 
     def readings(self) -> list[TelemetryReading]:

@@ -34,7 +34,7 @@ from beam.warehouse_buffer import BundleRows
 from schemas.dead_letter import DeadLetter, DeadLetterStage
 from schemas.raw import RawReading
 from schemas.telemetry import TelemetryReading
-from warehouse.table_schemas import arrow_schema
+from warehouse.table_schemas import ARROW_TIMESTAMP, arrow_schema
 
 __all__ = [
     "TAG_DEAD_LETTER",
@@ -219,8 +219,6 @@ def _row_type() -> Any:
     return row
 
 
-_TS_TYPE = pa.timestamp("us", tz="UTC")
-
 _PAYLOADS = TypeAdapter(list[Json[_row_type()]])  # type: ignore[misc]
 """Validates a list of payloads in one call: each item is parsed as its own JSON
 document (so one line can never run into the next), in Rust; the error, if any,
@@ -261,12 +259,12 @@ def _raw_rows(
         attributes = kept.column("attributes_json")
     elif batch.messages is None:
         message_ids = pa.nulls(n, pa.string())
-        published = pa.nulls(n, _TS_TYPE)
+        published = pa.nulls(n, ARROW_TIMESTAMP)
         attributes = pa.repeat(pa.scalar("{}", pa.string()), n)
     else:
         messages = [batch.messages[i] for i in index]
         message_ids = pa.array([m.message_id or None for m in messages], pa.string())
-        published = pa.array([_publish_time(m) for m in messages], _TS_TYPE)
+        published = pa.array([_publish_time(m) for m in messages], ARROW_TIMESTAMP)
         attributes = pa.array([_attributes_json(m) for m in messages], pa.string())
     columns = {
         "skid_id": pa.array(readings.skid_id, pa.string()),
@@ -275,7 +273,7 @@ def _raw_rows(
         "seq": pa.array(readings.columns.seq, pa.int64()),
         "message_id": message_ids,
         "publish_ts": published,
-        "ingest_ts": pa.repeat(pa.scalar(now, _TS_TYPE), n),
+        "ingest_ts": pa.repeat(pa.scalar(now, ARROW_TIMESTAMP), n),
         "attributes_json": attributes,
         "payload": _utf8_column([batch.payloads[i] for i in index]),
     }
@@ -342,10 +340,14 @@ class ParseBatchFn(SignatureCachedDoFn):
             columns = ReadingBatch.concat(
                 [b for b in (fast.readings, ReadingBatch.of_rows(readings)) if len(b)]
             )
-            yield columns
             source_ts = pa.concat_arrays(
-                [fast.source_ts, pa.array([r["source_ts"] for r in readings], _TS_TYPE)]
+                [fast.source_ts, pa.array([r["source_ts"] for r in readings], ARROW_TIMESTAMP)]
             )
+            if slow and fast.index:  # in the batch's order, as one message at a time
+                order = np.argsort(index, kind="stable")
+                columns, source_ts = columns.take(order), source_ts.take(order)
+                index = sorted(index)
+            yield columns
             yield TaggedOutput(TAG_RAW, _raw_rows(columns, source_ts, batch, index, now))
 
 

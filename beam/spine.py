@@ -67,7 +67,7 @@ from twin.spine import (
     to_spine_point,
 )
 from twin.spine_energy import energy_rows
-from warehouse.table_schemas import arrow_schema
+from warehouse.table_schemas import ARROW_TIMESTAMP, arrow_schema
 
 __all__ = [
     "TAG_DUPLICATES",
@@ -117,8 +117,8 @@ class _Progress:
     """The earliest reading added since the last firing (None: none added)."""
     fired_wall_s: float | None = None
     """Processing time of the last firing (epoch seconds)."""
-    refire_at_s: float | None = None
-    """Processing time the late-data timer is set for (None: not set)."""
+    refire_set: bool = False
+    """Whether the late-data (processing-time) timer is set."""
 
 
 _FIXED_STRUCT = struct.Struct(f"<dq{len(NUMERIC_SIGNALS)}d")
@@ -317,9 +317,9 @@ class SpineFn(SignatureCachedDoFn):
                 fired_s = progress.fired_wall_s
                 if fired_s is None or now_s >= fired_s + self._refire_interval_s:
                     yield from self._fire_late(skid_id, readings, progress, revisions_state, timer)
-                elif progress.refire_at_s is None:
-                    progress.refire_at_s = fired_s + self._refire_interval_s
-                    refire_timer.set(Timestamp(progress.refire_at_s))
+                elif not progress.refire_set:
+                    progress.refire_set = True
+                    refire_timer.set(Timestamp(fired_s + self._refire_interval_s))
             else:
                 timer.set(Timestamp(due_s))
                 progress.timer_at_s = due_s
@@ -372,7 +372,7 @@ class SpineFn(SignatureCachedDoFn):
         the firing they would have had, at the last firing's watermark; nothing when a
         firing since has taken them in."""
         progress: _Progress = progress_state.read() or _Progress()
-        progress.refire_at_s = None
+        progress.refire_set = False
         if progress.changed_from_s is not None and progress.last_fire_s is not None:
             yield from self._fire_late(key, readings, progress, revisions_state, timer)
         progress_state.write(progress)
@@ -536,7 +536,6 @@ def _concat(pieces: list[_ChunkPiece]) -> _ChunkPiece:
     )
 
 
-_TIMESTAMP = pa.timestamp("us", tz="UTC")
 _QUALITY_NAMES = pa.array(QUALITY_NAMES, pa.string())
 
 
@@ -555,10 +554,10 @@ def spine_rows(
     grid_us = (block.first_index + rows).astype(np.int64) * block.interval_s * 1_000_000
     columns: dict[str, pa.Array] = {
         "skid_id": pa.repeat(pa.scalar(skid_id, pa.string()), n),
-        "grid_ts": pa.array(grid_us, _TIMESTAMP),
+        "grid_ts": pa.array(grid_us, ARROW_TIMESTAMP),
         "interval_s": pa.array(np.full(n, block.interval_s, dtype=np.int64)),
         "revision": pa.array(np.full(n, revision, dtype=np.int64)),
-        "emitted_ts": pa.repeat(pa.scalar(emitted_ts, _TIMESTAMP), n),
+        "emitted_ts": pa.repeat(pa.scalar(emitted_ts, ARROW_TIMESTAMP), n),
         "product_code": pa.array(labels_at(block.product_code, rows), pa.string()),
         "batch_id": pa.array(labels_at(block.batch_id, rows), pa.string()),
         "reading_count": pa.array(block.reading_count[rows].astype(np.int64)),

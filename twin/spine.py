@@ -343,8 +343,7 @@ def _last_known(
     readings carry one, and still reads each reading at most once when they do not.
     """
     if order is not None:
-        positions = order.tolist()
-        labels = tuple(labels[i] for i in positions)
+        labels = labels_at(labels, order)
     latest: list[str | None] = []
     running: str | None = None
     scanned = -1

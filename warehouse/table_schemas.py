@@ -22,6 +22,7 @@ import schemas
 from warehouse.interface import UnknownTableError, WarehouseError
 
 __all__ = [
+    "ARROW_TIMESTAMP",
     "SCHEMA_DIR",
     "arrow_schema",
     "arrow_table",
@@ -41,13 +42,16 @@ _DUCKDB_TYPES = {
     "BYTES": "BLOB",
     "TIMESTAMP": "TIMESTAMPTZ",
 }
+ARROW_TIMESTAMP = pa.timestamp("us", tz="UTC")
+"""The Arrow type of every TIMESTAMP column (BigQuery's microseconds, UTC)."""
+
 _ARROW_TYPES = {
     "STRING": pa.string(),
     "INTEGER": pa.int64(),
     "FLOAT": pa.float64(),
     "BOOLEAN": pa.bool_(),
     "BYTES": pa.binary(),
-    "TIMESTAMP": pa.timestamp("us", tz="UTC"),
+    "TIMESTAMP": ARROW_TIMESTAMP,
 }
 
 

@@ -528,3 +528,17 @@ def test_backfill_to_bigquery_writes_single_rows() -> None:
     for table in ("raw_readings", "spine_points", "energy_rows", "dead_letters"):
         assert f"WriteToWarehouse/{table}/Unbatch" in labels
         assert f"WriteToWarehouse/{table}/WriteToBigQuery" in labels
+
+
+def test_readings_keep_the_batch_order_whichever_path_takes_them() -> None:
+    """A line with an escape goes to pydantic, the plain one after it to the Arrow
+    fast path; the batch still comes out in line order (hypothesis found the fast
+    path's readings first)."""
+    payloads = [
+        _with(product_code="\x1f", seq=1),
+        _with(seq=2),
+        _with(product_code="\u00e9", seq=3),
+    ]
+    single, batch = _single_and_batch(payloads)
+    assert batch == single
+    assert single[0] is not None and single[0][2] == [1, 2, 3]

@@ -201,39 +201,36 @@ def test_late_readings_within_the_refire_interval_make_one_revision() -> None:
     starts at 0 and is advanced past 1,000.1 s to fire the timer. With every bundle
     re-firing (interval 0) the same stream gives revisions 1 and 2."""
 
-    def minute_zero(interval_s: float) -> Callable[[beam.Pipeline], beam.PCollection]:
-        spine = SPINE.model_copy(update={"late_refire_interval_s": interval_s})
-        stream = (
-            TestStream()
-            .advance_watermark_to(BASE)
-            .add_elements([_at(reading(10, 1, line_flow_bph=100.0))])
-            .advance_watermark_to(BASE + 120)  # point 0 fires (revision 0) at clock 1,000
-            .add_elements([_at(reading(20, 2, line_flow_bph=200.0))])  # late
-            .add_elements([_at(reading(30, 3, line_flow_bph=300.0))])  # late
-            .advance_processing_time(2_000)
-            .advance_watermark_to_infinity()
-        )
-
-        def build(p: beam.Pipeline) -> beam.PCollection:
-            points = (
-                p
-                | stream
-                | beam.ParDo(_GroupBySkidFn())
-                | beam.ParDo(SpineFn(spine, clock=lambda: 1_000.0)).with_outputs(
-                    TAG_TOO_LATE, main="spine"
-                )
-            ).spine
-            return points | beam.Filter(lambda point: _minute(point) == 0)
-
-        return build
-
     with TestPipeline(options=streaming_options()) as p:
         assert_that(
-            minute_zero(0.1)(p),
+            _minute_zero(p, 0.1),
             _matches([(0, 0, 100.0, "GOOD"), (0, 1, 200.0, "GOOD")]),
         )
     with TestPipeline(options=streaming_options()) as p:
         assert_that(
-            minute_zero(0.0)(p),
+            _minute_zero(p, 0.0),
             _matches([(0, 0, 100.0, "GOOD"), (0, 1, 150.0, "GOOD"), (0, 2, 200.0, "GOOD")]),
         )
+
+
+def _minute_zero(p: beam.Pipeline, interval_s: float) -> beam.PCollection:
+    """Minute 0's spine rows when two late readings follow its firing, the DoFn's
+    clock fixed at 1,000 s and its re-firing interval ``interval_s``."""
+    spine = SPINE.model_copy(update={"late_refire_interval_s": interval_s})
+    stream = (
+        TestStream()
+        .advance_watermark_to(BASE)
+        .add_elements([_at(reading(10, 1, line_flow_bph=100.0))])
+        .advance_watermark_to(BASE + 120)  # point 0 fires (revision 0) at clock 1,000
+        .add_elements([_at(reading(20, 2, line_flow_bph=200.0))])  # late
+        .add_elements([_at(reading(30, 3, line_flow_bph=300.0))])  # late
+        .advance_processing_time(2_000)
+        .advance_watermark_to_infinity()
+    )
+    points = (
+        p
+        | stream
+        | beam.ParDo(_GroupBySkidFn())
+        | beam.ParDo(SpineFn(spine, clock=lambda: 1_000.0)).with_outputs(TAG_TOO_LATE, main="spine")
+    ).spine
+    return points | beam.Filter(lambda point: _minute(point) == 0)
