@@ -27,6 +27,7 @@ from typing_extensions import TypedDict  # pydantic takes typing.TypedDict from 
 
 from beam.arrow_readings import read_valid_readings
 from beam.batches import MessageBatch, ReadingBatch, RowBatch
+from beam.dofn_pickling import PickledAsArgumentsDoFn
 from beam.dofn_signatures import SignatureCachedDoFn
 from beam.progress import count_dead_letter, count_read
 from beam.spine import ReadingsBySkid
@@ -112,7 +113,7 @@ def _short_error(exc: ValidationError) -> str:
     return "; ".join(parts)
 
 
-class ParseReadingFn(SignatureCachedDoFn):
+class ParseReadingFn(PickledAsArgumentsDoFn):
     """Bytes -> TelemetryReading (main), RawReading (``raw``), DeadLetter (``dead_letter``).
 
     Only ``pydantic.ValidationError`` and an oversize payload are permanent failures

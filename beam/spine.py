@@ -46,6 +46,7 @@ from apache_beam.utils.timestamp import Timestamp
 from apache_beam.utils.windowed_value import WindowedValue
 
 from beam.batches import ReadingBatch, RowBatch
+from beam.dofn_pickling import PickledAsArgumentsDoFn
 from beam.dofn_signatures import SignatureCachedDoFn
 from beam.warehouse_buffer import BundleRows
 from schemas.dead_letter import DeadLetter, DeadLetterStage
@@ -235,7 +236,7 @@ _EMIT = beam.DoFn.TimerParam(_EMIT_SPEC)
 _REFIRE = beam.DoFn.TimerParam(_REFIRE_SPEC)
 
 
-class SpineFn(SignatureCachedDoFn):
+class SpineFn(PickledAsArgumentsDoFn):
     """Keyed by skid: readings in, spine rows out (see the module docstring).
 
     Given a site config, the same firing also computes the energy rows of the spine
