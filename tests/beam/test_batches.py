@@ -370,14 +370,11 @@ def test_replayed_rows_parse_as_their_messages() -> None:
 
 
 @pytest.mark.parametrize("block_bytes", [3, 1 << 20])
-def test_lines_are_split_as_read_from_text_splits_them(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, block_bytes: int
-) -> None:
+def test_lines_are_split_as_read_from_text_splits_them(tmp_path: Path, block_bytes: int) -> None:
     """Also when the file is read in blocks that cut lines (and ``\\r\\n``) in two."""
-    monkeypatch.setattr("beam.pipeline._BLOCK_BYTES", block_bytes)
     path = tmp_path / "lines.jsonl"
     path.write_bytes(b'{"a": 1}\r\n\nsecond\nthird\r\n\r\nlast without newline')
-    batches = list(_ReadLineBatchesFn(batch_lines=2).process(str(path)))
+    batches = list(_ReadLineBatchesFn(batch_lines=2, block_bytes=block_bytes).process(str(path)))
     assert [len(b) for b in batches] == [2, 2, 2]
     with TestPipeline(runner="FnApiRunner") as p:
         lines = p | ReadFromText(str(path), coder=beam.coders.BytesCoder())
