@@ -312,7 +312,8 @@ def _plain_one(payload: bytes) -> bool:
 
 def read_valid_readings(payloads: Sequence[bytes], max_payload_bytes: int) -> FastReadings:
     """The payloads the fast path accepts, as columns; the others' positions in
-    ``rest`` (ascending), for pydantic."""
+    ``rest`` (ascending), for pydantic. A file's lines (:class:`FileLines`) are read
+    from their own buffer when every one is plain."""
     accepted: list[int] = []
     batches: list[ReadingBatch] = []
     stamps: list[pa.Array] = []

@@ -114,8 +114,8 @@ def line_batches(
 
 def _bounds(text: bytes, stop: int) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.int64]]:
     """Where each line of ``text[:stop]`` starts and ends, as ``ReadFromText`` splits
-    a file: at ``\n`` or ``\r\n``; a last line without a line end kept as it is
-    (``\r`` and all); no empty line after a final line end."""
+    a file: at ``\\n`` or ``\\r\\n``; a last line without a line end kept as it is
+    (``\\r`` and all); no empty line after a final line end."""
     codes = np.frombuffer(text, dtype=np.uint8, count=stop)
     newlines = np.flatnonzero(codes == _LF)
     starts = np.zeros(len(newlines) + 1, dtype=np.int64)

@@ -8,6 +8,7 @@ unknown product, several skids and products in one batch).
 
 from __future__ import annotations
 
+import io
 import json
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -28,6 +29,7 @@ from hypothesis import strategies as st
 
 from beam.batches import MessageBatch, ReadingBatch, RowBatch, records_of
 from beam.energy import energy_batch
+from beam.lines import line_batches
 from beam.pipeline import _ReadLineBatchesFn, build_pipeline, write_outputs
 from beam.progress import Progress, progress, reset_progress
 from beam.readings import TAG_DEAD_LETTER, TAG_RAW, ParseBatchFn, ParsedReadings, ParseReadingFn
@@ -379,6 +381,22 @@ def test_lines_are_split_as_read_from_text_splits_them(tmp_path: Path, block_byt
     with TestPipeline(runner="FnApiRunner") as p:
         lines = p | ReadFromText(str(path), coder=beam.coders.BytesCoder())
         assert_that(lines, equal_to([line for b in batches for line in b.payloads]))
+
+
+@pytest.mark.parametrize("line_end", [b"\n", b"\r\n"])
+def test_a_file_lines_batch_parses_as_its_lines_listed(line_end: bytes) -> None:
+    """A file's lines as one buffer and offsets give the readings, raw rows and dead
+    letters the same lines give as a list of payloads (empty, oversize, not UTF-8
+    and not JSON lines among them; \\r\\n: not the buffer, the lines joined)."""
+    payloads = _payloads()
+    (lines,) = line_batches(io.BytesIO(line_end.join(payloads)), 10_000)
+    assert list(lines) == payloads
+    (listed,), (listed_raw,), listed_dead = _batch_outputs(MessageBatch(payloads))
+    (columns,), (raw,), dead = _batch_outputs(MessageBatch(lines))
+    assert columns.readings() == listed.readings()
+    assert [_fields(r) for r in raw.records()] == [_fields(r) for r in listed_raw.records()]
+    assert dead == listed_dead
+    assert len(raw) == 13 and len(dead) == 10
 
 
 def _simulated_columns(site_config: SiteConfig) -> ReadingBatch:
