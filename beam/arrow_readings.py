@@ -30,10 +30,10 @@ values.
 
 from __future__ import annotations
 
-import io
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from itertools import compress
 from types import NoneType, UnionType
 from typing import Any, Union, get_args, get_origin
 
@@ -46,6 +46,7 @@ import pyarrow.json as pa_json  # type: ignore[import-untyped]
 from pydantic import AwareDatetime, BaseModel
 
 from beam.batches import ReadingBatch
+from beam.lines import FileLines
 from schemas._base import UtcDatetime
 from schemas.telemetry import NUMERIC_SIGNALS, TelemetryReading
 from twin.spine import ReadingColumns
@@ -224,61 +225,99 @@ def _shared_strings(column: pa.ChunkedArray) -> tuple[str | None, ...]:
     return tuple(map(values.__getitem__, index.tolist()))
 
 
-def _read(
-    payloads: Sequence[bytes], positions: list[int], text: bytes | None = None
-) -> list[tuple[list[int], pa.Table]]:
-    """Arrow tables of the payloads at ``positions`` (``text``: them joined by newlines,
-    when the caller has it already), with the positions each holds. A group Arrow
-    refuses (one bad payload fails its whole block) is halved until the halves read or
-    are small enough to leave to pydantic."""
+@dataclass(frozen=True)
+class _Group:
+    """Payloads read together: their positions, them joined by newlines, and the
+    longest's length (a row must fit in one of Arrow's blocks)."""
+
+    positions: list[int]
+    text: bytes
+    longest: int
+
+
+def _group(payloads: Sequence[bytes], positions: list[int]) -> _Group | None:
+    """The payloads at ``positions`` joined (None for none)."""
     if not positions:
+        return None
+    return _Group(
+        positions,
+        b"\n".join(payloads[i] for i in positions),
+        max(len(payloads[i]) for i in positions),
+    )
+
+
+def _read(payloads: Sequence[bytes], group: _Group | None) -> list[tuple[list[int], pa.Table]]:
+    """Arrow tables of the group's payloads, with the positions each holds. A group
+    Arrow refuses (one bad payload fails its whole block) is halved until the halves
+    read or are small enough to leave to pydantic."""
+    if group is None:
         return []
-    if text is None:
-        text = b"\n".join(payloads[i] for i in positions)
-    block = max(_MIN_BLOCK_BYTES, 2 * max(len(payloads[i]) for i in positions))
     try:
         table = pa_json.read_json(
-            io.BytesIO(text),
-            read_options=pa_json.ReadOptions(block_size=block, use_threads=True),
+            pa.BufferReader(group.text),
+            read_options=pa_json.ReadOptions(
+                block_size=max(_MIN_BLOCK_BYTES, 2 * group.longest), use_threads=True
+            ),
             parse_options=_PARSE_OPTIONS,
         )
     except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
         table = None
+    positions = group.positions
     # One object per line: a line holding two (or none) shifts the count.
     if table is not None and table.num_rows == len(positions):
         return [(positions, table)]
     if len(positions) < _BISECT_BELOW:
         return []
+    if isinstance(payloads, FileLines):
+        payloads = list(payloads)  # every line made once, not one at a time per half
     half = len(positions) // 2
-    return _read(payloads, positions[:half]) + _read(payloads, positions[half:])
+    return _read(payloads, _group(payloads, positions[:half])) + _read(
+        payloads, _group(payloads, positions[half:])
+    )
 
 
-def _plain(payloads: Sequence[bytes], max_payload_bytes: int) -> tuple[list[int], bytes | None]:
-    """Positions of the non-empty payloads within the size limit that are ASCII
-    without a backslash or a newline, and those payloads joined by newlines when that
-    is all of them. Checked on the payloads joined, in one pass (a regex search per
-    payload cost as much as Arrow's read), and payload by payload only when the joined
-    text fails. Control characters need no check: Arrow's parser refuses them in
-    strings and between tokens, as JSON does."""
+def _plain(payloads: Sequence[bytes], max_payload_bytes: int) -> _Group | None:
+    """The non-empty payloads within the size limit that are ASCII without a
+    backslash or a newline. Checked on the payloads joined, in one pass (a regex
+    search per payload cost as much as Arrow's read), and payload by payload only
+    when the joined text fails; a file's lines come joined already (no copy) when
+    every line end is a newline. Control characters need no check: Arrow's parser
+    refuses them in strings and between tokens, as JSON does."""
+    if isinstance(payloads, FileLines):
+        lengths = payloads.lengths
+        text = payloads.joined()
+        if (
+            text is not None
+            and len(lengths)
+            and lengths.min() > 0
+            and lengths.max() <= max_payload_bytes
+            and _plain_text(text)  # one line per line: FileLines.joined() says so
+        ):
+            return _Group(list(range(len(lengths))), text, int(lengths.max()))
+        payloads = list(payloads)
     sized = [i for i, p in enumerate(payloads) if 0 < len(p) <= max_payload_bytes]
-    text = b"\n".join(payloads[i] for i in sized)
-    if text.isascii() and b"\\" not in text and text.count(b"\n") == len(sized) - 1:
-        return sized, text
-    return [i for i in sized if _plain_one(payloads[i])], None
+    group = _group(payloads, sized)
+    if group is None or (_plain_text(group.text) and group.text.count(b"\n") == len(sized) - 1):
+        return group
+    return _group(payloads, [i for i in sized if _plain_one(payloads[i])])
+
+
+def _plain_text(text: bytes) -> bool:
+    return text.isascii() and b"\\" not in text
 
 
 def _plain_one(payload: bytes) -> bool:
-    return payload.isascii() and b"\\" not in payload and b"\n" not in payload
+    return _plain_text(payload) and b"\n" not in payload
 
 
 def read_valid_readings(payloads: Sequence[bytes], max_payload_bytes: int) -> FastReadings:
     """The payloads the fast path accepts, as columns; the others' positions in
-    ``rest`` (ascending), for pydantic."""
-    candidates, text = _plain(payloads, max_payload_bytes)
+    ``rest`` (ascending), for pydantic. A file's lines (:class:`FileLines`) are read
+    from their own buffer when every one is plain."""
     accepted: list[int] = []
     batches: list[ReadingBatch] = []
     stamps: list[pa.Array] = []
-    for positions, table in _read(payloads, candidates, text):
+    for positions, table in _read(payloads, _plain(payloads, max_payload_bytes)):
         table = table.combine_chunks()
         ok = _ok(table)
         taken = table.filter(pa.array(ok))
@@ -286,13 +325,16 @@ def read_valid_readings(payloads: Sequence[bytes], max_payload_bytes: int) -> Fa
             source_ts = pc.cast(taken.column("source_ts"), ARROW_TIMESTAMP).combine_chunks()
         except pa.ArrowInvalid:
             continue  # a date that is not one (2026-02-30): pydantic words it
-        accepted.extend(p for p, keep in zip(positions, ok.tolist(), strict=True) if keep)
+        accepted.extend(compress(positions, ok.tolist()))
         batches.append(_columns(taken, source_ts))
         stamps.append(source_ts)
-    kept = set(accepted)
+    rest = []
+    if len(accepted) < len(payloads):
+        kept = set(accepted)
+        rest = [i for i in range(len(payloads)) if i not in kept]
     return FastReadings(
         index=accepted,
         readings=ReadingBatch.concat(batches),
         source_ts=pa.concat_arrays(stamps) if stamps else pa.array([], ARROW_TIMESTAMP),
-        rest=[i for i in range(len(payloads)) if i not in kept],
+        rest=rest,
     )

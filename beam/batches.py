@@ -36,6 +36,7 @@ from apache_beam.coders import Coder, registry
 from apache_beam.io.gcp.pubsub import PubsubMessage
 from pydantic import BaseModel
 
+from beam.lines import FileLines
 from schemas.tables import TABLES
 from schemas.telemetry import NUMERIC_SIGNALS, TelemetryReading
 from twin.spine import ReadingColumns, columns_from_readings
@@ -47,6 +48,8 @@ __all__ = ["BatchCoder", "MessageBatch", "ReadingBatch", "RowBatch", "records_of
 class MessageBatch:
     """Payloads read together, with where they came from.
 
+    A backfill file's lines come as :class:`~beam.lines.FileLines` (one buffer and
+    offsets; a line's bytes are made only when asked for), other payloads as a list.
     ``messages`` holds the Pub/Sub messages they came in (attributes, id, publish
     time); ``replayed`` holds, row for row, the ``message_id``, ``publish_ts`` and
     ``attributes_json`` columns of ``raw_readings`` rows being replayed (Arrow, the
@@ -54,7 +57,7 @@ class MessageBatch:
     ``None`` for file lines, which have none of these.
     """
 
-    payloads: list[bytes]
+    payloads: list[bytes] | FileLines
     messages: list[PubsubMessage] | None = None
     replayed: pa.Table | None = None
 
@@ -64,6 +67,8 @@ class MessageBatch:
     @property
     def nbytes(self) -> int:
         """Payload bytes (what the batch's size is made of)."""
+        if isinstance(self.payloads, FileLines):
+            return int(self.payloads.lengths.sum())
         return sum(map(len, self.payloads))
 
     def message(self, i: int) -> PubsubMessage:

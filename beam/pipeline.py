@@ -31,6 +31,7 @@ from apache_beam.runners.runner import PipelineResult
 from beam.batches import MessageBatch, ReadingBatch, RowBatch
 from beam.dofn_signatures import SignatureCachedDoFn
 from beam.energy import EnergyRows
+from beam.lines import BLOCK_BYTES, line_batches
 from beam.options import JobOptions, StreamOptions, parse_time, validate_options
 from beam.readings import ParsedReadings
 from beam.sinks import PublishDeadLetters, WriteToWarehouse, open_warehouse_early
@@ -138,45 +139,20 @@ class _ReadLineBatchesFn(SignatureCachedDoFn):
     Files are read whole by one worker each (no split within a file): what the local
     runner does anyway, and a backfill's input is many daily or hourly files.
 
-    Lines are split as ``ReadFromText`` splits them (``\\n`` or ``\\r\\n``, a last line
-    without one kept, no empty element after the final newline); compressed files are
-    read by their extension. One element per line would cost the runner as much as
-    all the parsing does.
+    Lines are split as ``ReadFromText`` splits them, ``block_bytes`` of the file at a
+    time, into one buffer and offsets per batch (:mod:`beam.lines`); compressed files
+    are read by their extension. One element per line would cost the runner as much
+    as all the parsing does.
     """
 
-    def __init__(self, batch_lines: int) -> None:
+    def __init__(self, batch_lines: int, block_bytes: int = BLOCK_BYTES) -> None:
         self._batch_lines = batch_lines
+        self._block_bytes = block_bytes
 
     def process(self, path: str) -> Iterator[MessageBatch]:
-        lines: list[bytes] = []
-        for block_lines in _lines_in_blocks(path):
-            lines += block_lines
-            while len(lines) >= self._batch_lines:
-                yield MessageBatch(lines[: self._batch_lines])
-                lines = lines[self._batch_lines :]
-        if lines:
-            yield MessageBatch(lines)
-
-
-_BLOCK_BYTES = 8 << 20
-
-
-def _lines_in_blocks(path: str) -> Iterator[list[bytes]]:
-    """The file's lines, split a block at a time (one ``bytes.split`` per few MB
-    rather than a Python step per line)."""
-    with FileSystems.open(path) as fh:
-        rest = b""
-        while block := fh.read(_BLOCK_BYTES):
-            text = rest + block
-            lines = text.split(b"\n")
-            rest = lines.pop()
-            yield _without_carriage_returns(lines) if b"\r" in text else lines
-        if rest:
-            yield _without_carriage_returns([rest])
-
-
-def _without_carriage_returns(lines: list[bytes]) -> list[bytes]:
-    return [line[:-1] if line.endswith(b"\r") else line for line in lines]
+        with FileSystems.open(path) as fh:
+            for lines in line_batches(fh, self._batch_lines, self._block_bytes):
+                yield MessageBatch(lines)
 
 
 def spine_config_of(config: SiteConfig, opts: StreamOptions) -> SpineConfig:

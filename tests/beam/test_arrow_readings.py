@@ -10,6 +10,7 @@ line, control characters, every spelling of a time.
 
 from __future__ import annotations
 
+import io
 import math
 from datetime import datetime
 from typing import Annotated, Any
@@ -20,8 +21,9 @@ from hypothesis import find, given, settings
 from hypothesis import strategies as st
 from pydantic import Field, ValidationError
 
-from beam.arrow_readings import checks_of, read_valid_readings
+from beam.arrow_readings import FastReadings, _plain, checks_of, read_valid_readings
 from beam.batches import ReadingBatch
+from beam.lines import line_batches
 from schemas.site_config import SiteConfig
 from schemas.telemetry import NUMERIC_SIGNALS, TelemetryReading
 from tests.beam.conftest import T0
@@ -233,6 +235,33 @@ def test_a_bad_line_costs_only_its_neighbourhood(site_config: SiteConfig) -> Non
     assert set(bad) <= set(fast.rest)
     assert len(fast.rest) < 3 * 64  # the halving stops below 64 payloads
     assert _check_against_pydantic(payloads) == len(fast.index)
+
+
+def _same(a: FastReadings, b: FastReadings) -> None:
+    assert (a.index, a.rest) == (b.index, b.rest)
+    assert [_row(a.readings, i) for i in range(len(a.index))] == [
+        _row(b.readings, i) for i in range(len(b.index))
+    ]
+    assert a.source_ts.equals(b.source_ts)
+
+
+def test_a_files_lines_are_read_from_their_own_buffer(site_config: SiteConfig) -> None:
+    """A file's lines, all plain, go to Arrow as the batch's buffer itself (no join)
+    and give what the same payloads as a list give; so do they with bad lines, which
+    are halved around as in a list."""
+    spec = SimulationSpec(start=T0, duration_s=20_000, interval_s=10.0, seed=6)
+    payloads = [m.payload for m in simulate(site_config, spec).messages][:2_000]
+    (lines,) = line_batches(io.BytesIO(b"\n".join(payloads)), 10_000)
+    group = _plain(lines, _MAX_BYTES)
+    assert group is not None and group.text is lines.data
+    _same(read_valid_readings(lines, _MAX_BYTES), read_valid_readings(payloads, _MAX_BYTES))
+    for i in (17, 1_000):
+        payloads[i] = b'{"skid_id": "ATL-01", "source_ts": '
+    payloads[1_500] = b""
+    (lines,) = line_batches(io.BytesIO(b"\n".join(payloads)), 10_000)
+    fast = read_valid_readings(lines, _MAX_BYTES)
+    assert {17, 1_000, 1_500} <= set(fast.rest) and len(fast.index) > 1_800
+    _same(fast, read_valid_readings(payloads, _MAX_BYTES))
 
 
 def test_oversized_and_empty_payloads_are_left_to_pydantic() -> None:

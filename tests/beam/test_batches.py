@@ -8,6 +8,7 @@ unknown product, several skids and products in one batch).
 
 from __future__ import annotations
 
+import io
 import json
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -28,6 +29,7 @@ from hypothesis import strategies as st
 
 from beam.batches import MessageBatch, ReadingBatch, RowBatch, records_of
 from beam.energy import energy_batch
+from beam.lines import line_batches
 from beam.pipeline import _ReadLineBatchesFn, build_pipeline, write_outputs
 from beam.progress import Progress, progress, reset_progress
 from beam.readings import TAG_DEAD_LETTER, TAG_RAW, ParseBatchFn, ParsedReadings, ParseReadingFn
@@ -370,18 +372,31 @@ def test_replayed_rows_parse_as_their_messages() -> None:
 
 
 @pytest.mark.parametrize("block_bytes", [3, 1 << 20])
-def test_lines_are_split_as_read_from_text_splits_them(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, block_bytes: int
-) -> None:
+def test_lines_are_split_as_read_from_text_splits_them(tmp_path: Path, block_bytes: int) -> None:
     """Also when the file is read in blocks that cut lines (and ``\\r\\n``) in two."""
-    monkeypatch.setattr("beam.pipeline._BLOCK_BYTES", block_bytes)
     path = tmp_path / "lines.jsonl"
     path.write_bytes(b'{"a": 1}\r\n\nsecond\nthird\r\n\r\nlast without newline')
-    batches = list(_ReadLineBatchesFn(batch_lines=2).process(str(path)))
+    batches = list(_ReadLineBatchesFn(batch_lines=2, block_bytes=block_bytes).process(str(path)))
     assert [len(b) for b in batches] == [2, 2, 2]
     with TestPipeline(runner="FnApiRunner") as p:
         lines = p | ReadFromText(str(path), coder=beam.coders.BytesCoder())
         assert_that(lines, equal_to([line for b in batches for line in b.payloads]))
+
+
+@pytest.mark.parametrize("line_end", [b"\n", b"\r\n"])
+def test_a_file_lines_batch_parses_as_its_lines_listed(line_end: bytes) -> None:
+    """A file's lines as one buffer and offsets give the readings, raw rows and dead
+    letters the same lines give as a list of payloads (empty, oversize, not UTF-8
+    and not JSON lines among them; \\r\\n: not the buffer, the lines joined)."""
+    payloads = _payloads()
+    (lines,) = line_batches(io.BytesIO(line_end.join(payloads)), 10_000)
+    assert list(lines) == payloads
+    (listed,), (listed_raw,), listed_dead = _batch_outputs(MessageBatch(payloads))
+    (columns,), (raw,), dead = _batch_outputs(MessageBatch(lines))
+    assert columns.readings() == listed.readings()
+    assert [_fields(r) for r in raw.records()] == [_fields(r) for r in listed_raw.records()]
+    assert dead == listed_dead
+    assert len(raw) == 13 and len(dead) == 10
 
 
 def _simulated_columns(site_config: SiteConfig) -> ReadingBatch:
