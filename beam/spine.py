@@ -10,8 +10,9 @@ point up to ``T`` is computed, and so is every point before the newest reading's
 are recomputed on each firing and re-emitted with ``revision + 1`` only when their
 content changed (a late reading, or a gap that turned out to be short). Late readings
 re-fire at once, in their own bundle, unless the skid fired less than
-``late_refire_interval_s`` ago: then a processing-time timer fires when that interval
-is up, over every late reading come by then. A reading
+``late_refire_interval_s`` ago: then a processing-time timer fires over every late
+reading come by then, once none has come for ``late_refire_quiet_s`` (the burst is
+over) or the interval is up, whichever is first. A reading
 for a point already past ``T - allowed_lateness`` is a dead letter ``TOO_LATE``.
 Duplicates of ``(source_ts, seq)`` are dropped when the state is read and counted
 once each.
@@ -118,7 +119,6 @@ class _Progress:
     """The earliest reading added since the last firing (None: none added)."""
     fired_wall_s: float | None = None
     """Processing time of the last firing (epoch seconds)."""
-    refire_set: bool = False
     """Whether the late-data (processing-time) timer is set."""
 
 
@@ -257,6 +257,7 @@ class SpineFn(PickledAsArgumentsDoFn):
     ) -> None:
         self._interval_s = spine.interval_s
         self._refire_interval_s = spine.late_refire_interval_s
+        self._refire_quiet_s = spine.late_refire_quiet_s
         self._clock = clock
         self._lateness_s = float(spine.allowed_lateness_s)
         self._silent_max_s = float(spine.silent_skid_max_s)
@@ -312,15 +313,19 @@ class SpineFn(PickledAsArgumentsDoFn):
                 # last_fire_s), so a timer set now would fire right after this bundle,
                 # at last_fire_s. Fire here instead, over the same state (the local
                 # runner would run the firing as a bundle of its own), unless the last
-                # firing is less than late_refire_interval_s old: then when it is, by
-                # a processing-time timer, over whatever late readings came by then.
+                # firing is less than late_refire_interval_s old: then by a
+                # processing-time timer, over whatever late readings came by then,
+                # when none has come for late_refire_quiet_s or the interval is up
+                # (each late bundle sets the timer again, replacing the one before).
                 now_s = self._clock()
                 fired_s = progress.fired_wall_s
                 if fired_s is None or now_s >= fired_s + self._refire_interval_s:
                     yield from self._fire_late(skid_id, readings, progress, revisions_state, timer)
-                elif not progress.refire_set:
-                    progress.refire_set = True
-                    refire_timer.set(Timestamp(fired_s + self._refire_interval_s))
+                else:
+                    due_wall_s = min(
+                        fired_s + self._refire_interval_s, now_s + self._refire_quiet_s
+                    )
+                    refire_timer.set(Timestamp(due_wall_s))
             else:
                 timer.set(Timestamp(due_s))
                 progress.timer_at_s = due_s
@@ -369,11 +374,10 @@ class SpineFn(PickledAsArgumentsDoFn):
         revisions_state: Any = _REVISIONS,
         timer: Any = _EMIT,
     ) -> Iterator[Any]:
-        """Late readings held back by ``late_refire_interval_s`` (see :meth:`process`):
-        the firing they would have had, at the last firing's watermark; nothing when a
-        firing since has taken them in."""
+        """Late readings held back (see :meth:`process`): the firing they would have
+        had, at the last firing's watermark; nothing when a firing since has taken
+        them in."""
         progress: _Progress = progress_state.read() or _Progress()
-        progress.refire_set = False
         if progress.changed_from_s is not None and progress.last_fire_s is not None:
             yield from self._fire_late(key, readings, progress, revisions_state, timer)
         progress_state.write(progress)

@@ -285,6 +285,15 @@ class SpineConfig(_Config):
             "carried-forward rows ahead of the newest reading"
         ),
     )
+    late_refire_quiet_s: Annotated[float, Field(ge=0, le=60)] = Field(
+        default=0.02,
+        description=(
+            "Late readings held back by late_refire_interval_s re-emit their skid's "
+            "rows once no late reading has come for this long (processing time): the "
+            "burst is over, its last revision need not wait for the interval to end. "
+            "The local runner runs a bundle every few milliseconds during a burst"
+        ),
+    )
 
     @field_validator("gap_fill_limit_s")
     @classmethod

@@ -213,6 +213,55 @@ def test_late_readings_within_the_refire_interval_make_one_revision() -> None:
         )
 
 
+_TICKS: list[float] = []
+"""The wall clock the next test's DoFn reads: one value per call, in order, the last
+one from then on."""
+
+
+def _next_tick() -> float:
+    return _TICKS.pop(0) if len(_TICKS) > 1 else _TICKS[0]
+
+
+def test_held_back_late_readings_fire_once_a_burst_is_quiet() -> None:
+    """A late reading held back by the re-firing interval (0.1 s) fires once no other
+    has come for ``late_refire_quiet_s`` (0.02 s), not when the interval is up: a
+    burst's last revision does not wait. Clock (the DoFn's ``_next_tick``, TestStream's
+    processing time kept in step): the watermark firing at 1,000.00 s; a late reading
+    at 1,000.01 (held: timer at 1,000.03); processing time to 1,000.035, so the timer
+    fires there (revision 1); another late reading at 1,000.05, 15 ms after that
+    firing (held: timer at 1,000.07), fired when processing time moves on (revision
+    2). Throttled to the interval alone, the first timer (1,000.10) would not have
+    fired by 1,000.035: one revision holding both readings, as in the test above."""
+    _TICKS[:] = [1_000.0, 1_000.01, 1_000.035, 1_000.05, 1_000.07]
+    spine = SPINE.model_copy(
+        # No silent-skid ticking: the watermark's firing is then one clock reading.
+        update={"late_refire_interval_s": 0.1, "late_refire_quiet_s": 0.02, "silent_skid_max_s": 0}
+    )
+    stream = (
+        TestStream()
+        .advance_watermark_to(BASE)
+        .add_elements([_at(reading(10, 1, line_flow_bph=100.0))])
+        .advance_watermark_to(BASE + 120)  # point 0 fires (revision 0) at 1,000.00
+        .add_elements([_at(reading(20, 2, line_flow_bph=200.0))])  # late, 1,000.01
+        .advance_processing_time(1_000.035)
+        .add_elements([_at(reading(30, 3, line_flow_bph=300.0))])  # late, 1,000.05
+        .advance_processing_time(1_000)
+        .advance_watermark_to_infinity()
+    )
+    with TestPipeline(options=streaming_options()) as p:
+        points = (
+            p
+            | stream
+            | beam.ParDo(_GroupBySkidFn())
+            | beam.ParDo(SpineFn(spine, clock=_next_tick)).with_outputs(TAG_TOO_LATE, main="spine")
+        ).spine
+        assert_that(
+            points | beam.Filter(lambda point: _minute(point) == 0),
+            _matches([(0, 0, 100.0, "GOOD"), (0, 1, 150.0, "GOOD"), (0, 2, 200.0, "GOOD")]),
+        )
+    assert _TICKS == [1_000.07]
+
+
 def _minute_zero(p: beam.Pipeline, interval_s: float) -> beam.PCollection:
     """Minute 0's spine rows when two late readings follow its firing, the DoFn's
     clock fixed at 1,000 s and its re-firing interval ``interval_s``."""
