@@ -9,11 +9,12 @@ point up to ``T`` is computed, and so is every point before the newest reading's
 (its data are in: a later reading arrived). Points still within the allowed lateness
 are recomputed on each firing and re-emitted with ``revision + 1`` only when their
 content changed (a late reading, or a gap that turned out to be short). Late readings
-re-fire at once, in their own bundle, unless the skid fired less than
-``late_refire_interval_s`` ago: then a processing-time timer fires over every late
-reading come by then, once none has come for ``late_refire_quiet_s`` (the burst is
-over) or the interval is up, whichever is first. A reading
-for a point already past ``T - allowed_lateness`` is a dead letter ``TOO_LATE``.
+re-fire at once, in their own bundle, when they all fall in the newest point emitted
+(a late stream caught up with the present) or the skid last fired
+``late_refire_interval_s`` ago or more; otherwise a processing-time timer fires over
+every late reading come by then, once none has come for ``late_refire_quiet_s`` (the
+burst is over) or the interval is up, whichever is first. A reading for a point
+already past ``T - allowed_lateness`` is a dead letter ``TOO_LATE``.
 Duplicates of ``(source_ts, seq)`` are dropped when the state is read and counted
 once each.
 """
@@ -319,7 +320,11 @@ class SpineFn(PickledAsArgumentsDoFn):
                 # (each late bundle sets the timer again, replacing the one before).
                 now_s = self._clock()
                 fired_s = progress.fired_wall_s
-                if fired_s is None or now_s >= fired_s + self._refire_interval_s:
+                if (
+                    fired_s is None
+                    or now_s >= fired_s + self._refire_interval_s
+                    or self._in_newest_point(progress, due_s)
+                ):
                     yield from self._fire_late(skid_id, readings, progress, revisions_state, timer)
                 else:
                     due_wall_s = min(
@@ -330,6 +335,18 @@ class SpineFn(PickledAsArgumentsDoFn):
                 timer.set(Timestamp(due_s))
                 progress.timer_at_s = due_s
         progress_state.write(progress)
+
+    def _in_newest_point(self, progress: _Progress, due_s: float) -> bool:
+        """Whether this bundle's late readings (the earliest closes its point at
+        ``due_s``) all fall in the newest point emitted: a late stream has caught up
+        with the present (the last minute of a drained backlog or of a gateway's flush).
+        They re-fire at once, taking in any held back before them: that point is the
+        one people look at, and no carried-forward rows lie ahead of it to be
+        rewritten, the cost the re-firing interval holds back."""
+        return (
+            progress.emitted_through is not None
+            and due_s >= (progress.emitted_through + 1) * self._interval_s
+        )
 
     def _too_late_letter(
         self, skid_id: str, reading: TelemetryReading, fired_s: float

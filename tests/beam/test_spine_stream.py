@@ -213,6 +213,36 @@ def test_late_readings_within_the_refire_interval_make_one_revision() -> None:
         )
 
 
+def test_late_readings_of_the_newest_point_fire_at_once() -> None:
+    """Late readings that all fall in the newest point emitted (a late stream caught up
+    with the present) re-fire in their own bundle, one revision each, however recent
+    the last firing: the clock is fixed, so the re-firing interval (0.1 s) would hold
+    them (as it does for minute 0 in the test above, whose newest point is minute 1)."""
+    spine = SPINE.model_copy(update={"late_refire_interval_s": 0.1, "silent_skid_max_s": 0})
+    stream = (
+        TestStream()
+        .advance_watermark_to(BASE)
+        .add_elements([_at(reading(10, 1, line_flow_bph=100.0))])
+        .advance_watermark_to(BASE + 90)  # minute 0 fires (revision 0), the newest point
+        .add_elements([_at(reading(20, 2, line_flow_bph=200.0))])  # late, minute 0
+        .add_elements([_at(reading(30, 3, line_flow_bph=300.0))])  # late, minute 0
+        .advance_watermark_to_infinity()
+    )
+    with TestPipeline(options=streaming_options()) as p:
+        points = (
+            p
+            | stream
+            | beam.ParDo(_GroupBySkidFn())
+            | beam.ParDo(SpineFn(spine, clock=lambda: 1_000.0)).with_outputs(
+                TAG_TOO_LATE, main="spine"
+            )
+        ).spine
+        assert_that(
+            points,
+            _matches([(0, 0, 100.0, "GOOD"), (0, 1, 150.0, "GOOD"), (0, 2, 200.0, "GOOD")]),
+        )
+
+
 _TICKS: list[float] = []
 """The wall clock the next test's DoFn reads: one value per call, in order, the last
 one from then on."""
