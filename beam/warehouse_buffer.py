@@ -4,7 +4,8 @@ The local streaming runner runs one bundle at a time on its only worker thread, 
 a DuckDB commit (7-18 ms with its WAL fsync, more while a reader holds the file) per
 bundle ran on that thread. Here a bundle hands its rows to a per-process buffer and
 returns; a flusher thread commits what has gathered, all tables in one
-``insert_many``, once no row has come for ``QUIET_S`` (the job is idle or waiting on
+``insert_many``, once no row has come for a little longer than a burst's bundles are
+apart (``QUIET_S``; the job is idle or waiting on
 Pub/Sub: the rows need not wait for more) or ``interval_s`` after the first row came
 in (a burst: one commit for many bundles), whichever is first.
 
@@ -43,13 +44,23 @@ FLUSH_INTERVAL_S = 0.2
 """How long rows wait in the buffer for more, at most, before they are committed."""
 
 QUIET_S = 0.005
-"""Rows are committed once no more have come for this long: about one bundle's gap in
-a burst on the local runner, so a burst's rows go in a commit every bundle or two
-(rows gather while one commits) and its last rows land within milliseconds of its
-end. Measured in the streaming benchmark (paired runs, medians of twelve): 5 ms
-landed a backlog 45 ms sooner than 10 ms and 80 ms sooner than 20 ms; 2 ms and 0
-(a commit as soon as the last one ends) were slower again, by 80-110 ms: commits
-that small fight the pulling thread for the GIL."""
+"""Rows are committed once no more have come for a little longer than the bundles of a
+burst are apart (:data:`QUIET_GAPS` of their recent mean gap), this long at least:
+the burst is over. Too short and a burst's rows go in a commit per bundle, whose
+work on the buffer's thread slows the pulling thread; too long and the last rows
+wait. The gap depends on the machine, so the wait follows it: in paired streaming
+benchmark runs, a fixed 5 ms landed a backlog ~80 ms sooner than 20 ms when bundles
+came every ~5 ms, and ~90 ms later when the machine was slower."""
+
+QUIET_GAPS = 1.5
+"""How many mean gaps between a burst's bundles make it over."""
+
+_BURST_GAP_MAX_S = 0.03
+"""Gaps between rows longer than this are pauses, not a burst's pace (so the wait is
+45 ms at most)."""
+
+_GAP_WEIGHT = 0.2
+"""Weight of the newest gap in the running mean."""
 
 _IDLE_EXIT_S = 5.0
 """A flusher with nothing to do for this long ends (a new one starts with the next row)."""
@@ -67,6 +78,8 @@ class WarehouseBuffer:
         self._pending_rows = 0
         self._first_at: float | None = None
         self._last_add_at: float | None = None
+        self._previous_add_at: float | None = None
+        self._mean_gap_s: float | None = None
         self._flusher: threading.Thread | None = None
         self._failed: BaseException | None = None
         self._closing = False
@@ -101,6 +114,7 @@ class WarehouseBuffer:
             self._pending_rows += added
             if added:
                 self._last_add_at = time.monotonic()
+                self._note_gap(self._last_add_at)
                 if self._first_at is None:
                     self._first_at = self._last_add_at
             full = self._pending_rows >= _MAX_PENDING_ROWS
@@ -113,6 +127,21 @@ class WarehouseBuffer:
         if full:
             self.flush()
         return added
+
+    def _note_gap(self, now: float) -> None:
+        """With ``_state`` held: the running mean of the gaps between rows in a burst."""
+        if self._previous_add_at is not None:
+            gap_s = now - self._previous_add_at
+            if gap_s < _BURST_GAP_MAX_S:
+                mean = self._mean_gap_s
+                self._mean_gap_s = gap_s if mean is None else mean + _GAP_WEIGHT * (gap_s - mean)
+        self._previous_add_at = now
+
+    def quiet_s(self) -> float:
+        """How long rows wait for more before they are committed (see :data:`QUIET_S`)."""
+        if self._mean_gap_s is None:
+            return QUIET_S
+        return max(QUIET_S, QUIET_GAPS * self._mean_gap_s)
 
     def flush(self) -> int:
         """Commit everything buffered now (one transaction); the rows written."""
@@ -166,7 +195,7 @@ class WarehouseBuffer:
                 continue
             due_at = self._first_at + self._interval_s
             if self._last_add_at is not None:
-                due_at = min(due_at, self._last_add_at + QUIET_S)
+                due_at = min(due_at, self._last_add_at + self.quiet_s())
             due_s = due_at - time.monotonic()
             if due_s <= 0:
                 return True

@@ -104,3 +104,32 @@ def test_rows_are_committed_once_no_more_come_not_after_the_whole_interval(
     assert buffer.committed("raw_readings") == 1
     assert _count(url, "raw_readings") == 1
     buffer.close()
+
+
+def test_the_wait_for_more_rows_follows_a_bursts_pace(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Rows wait ``QUIET_GAPS`` mean gaps of a burst for more (at least ``QUIET_S``);
+    gaps of a pause (a trickle after the burst, 30 ms or more) leave the pace as the
+    burst set it. The clock is the test's: each add at a time it chooses."""
+    now = [100.0]
+    monkeypatch.setattr(warehouse_buffer_module.time, "monotonic", lambda: now[0])
+    buffer = WarehouseBuffer(f"duckdb:///{tmp_path}/pace.duckdb", interval_s=60.0)
+    monkeypatch.setattr(buffer, "_flusher", object())  # no thread: the pace only
+    assert buffer.quiet_s() == warehouse_buffer_module.QUIET_S
+    for gap_s in (0.0, 0.012, 0.012, 0.012):  # a slow machine's burst
+        now[0] += gap_s
+        buffer.add({"raw_readings": [ROWS["raw_readings"]]})
+    assert buffer.quiet_s() == pytest.approx(1.5 * 0.012)
+    for _ in range(5):  # a trickle, one row per 50 ms: pauses, not the burst's pace
+        now[0] += 0.05
+        buffer.add({"raw_readings": [ROWS["raw_readings"]]})
+    assert buffer.quiet_s() == pytest.approx(1.5 * 0.012)
+    for _ in range(40):  # a fast burst: the floor
+        now[0] += 0.001
+        buffer.add({"raw_readings": [ROWS["raw_readings"]]})
+    assert buffer.quiet_s() == warehouse_buffer_module.QUIET_S
+    for _ in range(40):  # bundles 29 ms apart: still a burst
+        now[0] += 0.029
+        buffer.add({"raw_readings": [ROWS["raw_readings"]]})
+    assert buffer.quiet_s() == pytest.approx(1.5 * 0.029, rel=1e-3)
