@@ -120,7 +120,6 @@ class _Progress:
     """The earliest reading added since the last firing (None: none added)."""
     fired_wall_s: float | None = None
     """Processing time of the last firing (epoch seconds)."""
-    """Whether the late-data (processing-time) timer is set."""
 
 
 _FIXED_STRUCT = struct.Struct(f"<dq{len(NUMERIC_SIGNALS)}d")

@@ -5,9 +5,9 @@ a DuckDB commit (7-18 ms with its WAL fsync, more while a reader holds the file)
 bundle ran on that thread. Here a bundle hands its rows to a per-process buffer and
 returns; a flusher thread commits what has gathered, all tables in one
 ``insert_many``, once no row has come for a little longer than a burst's bundles are
-apart (``QUIET_S``; the job is idle or waiting on
-Pub/Sub: the rows need not wait for more) or ``interval_s`` after the first row came
-in (a burst: one commit for many bundles), whichever is first.
+apart (``QUIET_S``: the job is idle or waiting on Pub/Sub, the rows need not wait for
+more) or ``interval_s`` after the first row came in (a burst: one commit for many
+bundles), whichever is first.
 
 Durability. The local runner acknowledges Pub/Sub messages when it pulls them, so
 whatever a bundle holds is already lost if the process dies; buffering widens that
