@@ -134,8 +134,14 @@ def checks_of(model: type[BaseModel]) -> tuple[_Check, ...]:
 
 
 _CHECKS = checks_of(TelemetryReading)
-_ARROW_TYPE = {str: pa.string(), datetime: pa.string(), int: pa.int64(), float: pa.float64()}
-_READ_SCHEMA = pa.schema([(c.name, _ARROW_TYPE.get(c.kind, pa.bool_())) for c in _CHECKS])
+_ARROW_TYPE = {
+    str: pa.string(),
+    datetime: pa.string(),
+    int: pa.int64(),
+    float: pa.float64(),
+    bool: pa.bool_(),
+}
+_READ_SCHEMA = pa.schema([(c.name, _ARROW_TYPE[c.kind]) for c in _CHECKS])
 _PARSE_OPTIONS = pa_json.ParseOptions(
     explicit_schema=_READ_SCHEMA, unexpected_field_behavior="error"
 )
@@ -263,7 +269,8 @@ def _read(payloads: Sequence[bytes], group: _Group | None) -> list[tuple[list[in
     except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
         table = None
     positions = group.positions
-    # One object per line: a line holding two (or none) shifts the count.
+    # Every line starts an object (_plain), so as many rows as lines means one each;
+    # a line holding two shifts the count.
     if table is not None and table.num_rows == len(positions):
         return [(positions, table)]
     if len(positions) < _BISECT_BELOW:
@@ -278,11 +285,11 @@ def _read(payloads: Sequence[bytes], group: _Group | None) -> list[tuple[list[in
 
 def _plain(payloads: Sequence[bytes], max_payload_bytes: int) -> _Group | None:
     """The non-empty payloads within the size limit that are ASCII without a
-    backslash or a newline. Checked on the payloads joined, in one pass (a regex
-    search per payload cost as much as Arrow's read), and payload by payload only
-    when the joined text fails; a file's lines come joined already (no copy) when
-    every line end is a newline. Control characters need no check: Arrow's parser
-    refuses them in strings and between tokens, as JSON does."""
+    backslash or a newline and start with ``{``. Checked on the payloads joined, in
+    one pass (a regex search per payload cost as much as Arrow's read), and payload by
+    payload only when the joined text fails; a file's lines come joined already (no
+    copy) when every line end is a newline. Control characters need no check: Arrow's
+    parser refuses them in strings and between tokens, as JSON does."""
     if isinstance(payloads, FileLines):
         lengths = payloads.lengths
         text = payloads.joined()
@@ -291,13 +298,18 @@ def _plain(payloads: Sequence[bytes], max_payload_bytes: int) -> _Group | None:
             and len(lengths)
             and lengths.min() > 0
             and lengths.max() <= max_payload_bytes
-            and _plain_text(text)  # one line per line: FileLines.joined() says so
+            and _plain_text(text)
+            and _objects_start_lines(text, len(lengths))  # FileLines: one line per line
         ):
             return _Group(list(range(len(lengths))), text, int(lengths.max()))
         payloads = list(payloads)
     sized = [i for i, p in enumerate(payloads) if 0 < len(p) <= max_payload_bytes]
     group = _group(payloads, sized)
-    if group is None or (_plain_text(group.text) and group.text.count(b"\n") == len(sized) - 1):
+    if group is None or (
+        _plain_text(group.text)
+        and group.text.count(b"\n") == len(sized) - 1
+        and _objects_start_lines(group.text, len(sized))
+    ):
         return group
     return _group(payloads, [i for i in sized if _plain_one(payloads[i])])
 
@@ -306,8 +318,16 @@ def _plain_text(text: bytes) -> bool:
     return text.isascii() and b"\\" not in text
 
 
+def _objects_start_lines(text: bytes, lines: int) -> bool:
+    """Whether each of the ``lines`` newline-separated lines of ``text`` starts with
+    ``{``: then none is blank (a blank line would read as no row, and beside a line
+    holding two objects leave the count right but the rows on the wrong lines). A
+    line with whitespace before its object goes to pydantic."""
+    return text.startswith(b"{") and text.count(b"\n{") == lines - 1
+
+
 def _plain_one(payload: bytes) -> bool:
-    return _plain_text(payload) and b"\n" not in payload
+    return _plain_text(payload) and b"\n" not in payload and payload.startswith(b"{")
 
 
 def read_valid_readings(payloads: Sequence[bytes], max_payload_bytes: int) -> FastReadings:

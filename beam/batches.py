@@ -39,7 +39,7 @@ from pydantic import BaseModel
 from beam.lines import FileLines
 from schemas.tables import TABLES
 from schemas.telemetry import NUMERIC_SIGNALS, TelemetryReading
-from twin.spine import ReadingColumns, columns_from_readings
+from twin.spine import ReadingColumns, columns_from_readings, labels_at
 
 __all__ = ["BatchCoder", "MessageBatch", "ReadingBatch", "RowBatch", "records_of"]
 
@@ -148,9 +148,7 @@ class ReadingBatch:
     def take(self, index: npt.NDArray[np.bool_] | npt.NDArray[np.intp]) -> ReadingBatch:
         """The rows at ``index`` (integer positions, in that order, or a boolean mask)."""
         positions = np.flatnonzero(index) if index.dtype == np.bool_ else index
-        return ReadingBatch(
-            tuple(self.skid_id[i] for i in positions.tolist()), self.columns.take(positions)
-        )
+        return ReadingBatch(labels_at(self.skid_id, positions), self.columns.take(positions))
 
     def readings(self) -> list[TelemetryReading]:
         """The rows as models again (equal to the validated ones)."""

@@ -21,7 +21,7 @@ import numpy as np
 import numpy.typing as npt
 import pyarrow as pa  # type: ignore[import-untyped]
 
-__all__ = ["BLOCK_BYTES", "FileLines", "line_batches"]
+__all__ = ["BLOCK_BYTES", "FileLines", "binary_column", "line_batches"]
 
 BLOCK_BYTES = 8 << 20
 """Bytes read from a file at a time (one numpy scan per few MB, not a Python step per
@@ -76,19 +76,29 @@ class FileLines(Sequence[bytes]):
 
     def column(self) -> pa.Array:
         """The lines as an Arrow ``large_binary`` array (one buffer and offsets)."""
+        if self.joined() is None:
+            return binary_column(list(self))
         n = len(self)
         offsets = np.zeros(n + 1, dtype=np.int64)
-        if self.joined() is not None:
-            # Without the n - 1 line ends: line i moves back by the i line ends before it.
-            offsets[:-1] = self.starts - np.arange(n)
-            offsets[-1] = len(self.data) - (n - 1) if n else 0
-            values = self.data.replace(b"\n", b"")
-        else:
-            np.cumsum(self.lengths, out=offsets[1:])
-            values = b"".join(self)
-        return pa.Array.from_buffers(
-            pa.large_binary(), n, [None, pa.py_buffer(offsets), pa.py_buffer(values)]
-        )
+        # Without the n - 1 line ends: line i moves back by the i line ends before it.
+        offsets[:-1] = self.starts - np.arange(n)
+        offsets[-1] = len(self.data) - (n - 1) if n else 0
+        return _binary_array(offsets, self.data.replace(b"\n", b""))
+
+
+def binary_column(values: Sequence[bytes]) -> pa.Array:
+    """Byte strings as an Arrow ``large_binary`` array built from one joined buffer and
+    its offsets (converting 10,000 byte strings one by one cost 2-50 ms, the most in a
+    process's first batches, against ~1 ms)."""
+    offsets = np.zeros(len(values) + 1, dtype=np.int64)
+    np.cumsum(np.fromiter(map(len, values), dtype=np.int64, count=len(values)), out=offsets[1:])
+    return _binary_array(offsets, b"".join(values))
+
+
+def _binary_array(offsets: npt.NDArray[np.int64], values: bytes) -> pa.Array:
+    return pa.Array.from_buffers(
+        pa.large_binary(), len(offsets) - 1, [None, pa.py_buffer(offsets), pa.py_buffer(values)]
+    )
 
 
 def line_batches(

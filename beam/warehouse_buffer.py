@@ -217,17 +217,29 @@ class WarehouseBuffer:
 
 
 _BUFFERS: dict[str, WarehouseBuffer] = {}
+"""Canonical URL -> its buffer."""
+_SPELLINGS: dict[str, WarehouseBuffer] = {}
+"""Each URL as asked for -> its file's buffer."""
 _BUFFERS_LOCK = threading.Lock()
 
 
 def warehouse_buffer(url: str, interval_s: float = FLUSH_INTERVAL_S) -> WarehouseBuffer:
     """The process's buffer for the warehouse at ``url`` (opened by :meth:`WarehouseBuffer.open`
-    or its first commit)."""
+    or its first commit): one per file, however its URL is spelt
+    (:func:`warehouse.url.canonical_url`, resolved once per absolute spelling: every
+    bundle asks; a relative one depends on the working directory, so always)."""
     with _BUFFERS_LOCK:
-        buffer = _BUFFERS.get(url)
+        buffer = _SPELLINGS.get(url)
         if buffer is None:
-            buffer = WarehouseBuffer(url, interval_s)
-            _BUFFERS[url] = buffer
+            from warehouse.url import canonical_url  # the package loads DuckDB
+
+            canonical = canonical_url(url)
+            buffer = _BUFFERS.get(canonical)
+            if buffer is None:
+                buffer = WarehouseBuffer(canonical, interval_s)
+                _BUFFERS[canonical] = buffer
+            if url.partition("://")[2].startswith("/") or canonical == url:
+                _SPELLINGS[url] = buffer
         return buffer
 
 

@@ -52,14 +52,16 @@ _SHARED_LOCK = threading.Lock()
 
 
 def canonical_url(url: str) -> str:
-    """``url`` with a DuckDB file's path made absolute (``duckdb://twin.duckdb`` ->
-    ``duckdb:///<working directory>/twin.duckdb``); other URLs as they are. A job
+    """``url`` with a DuckDB file's path made absolute and resolved
+    (``duckdb://twin.duckdb`` -> ``duckdb:///<working directory>/twin.duckdb``; ``..``,
+    doubled slashes and symbolic links gone); other URLs as they are. A job
     canonicalises its URL once at start: its threads may write after the working
-    directory changed, and per-URL registries must not mix two files of one name."""
+    directory changed, and per-URL registries must neither mix two files of one name
+    nor open two handles on one file spelt two ways."""
     scheme, sep, rest = url.partition("://")
     if scheme != "duckdb" or not sep or not rest:
         return url
-    return f"duckdb://{Path(rest).absolute()}"
+    return f"duckdb://{Path(rest).resolve()}"
 
 
 def shared_warehouse(url: str) -> Warehouse:

@@ -557,3 +557,17 @@ def test_readings_keep_the_batch_order_whichever_path_takes_them() -> None:
     single, batch = _single_and_batch(payloads)
     assert batch == single
     assert single[0] is not None and single[0][2] == [1, 2, 3]
+
+
+@pytest.mark.parametrize("blank", [b" ", b"\t", b" \r"])
+def test_a_blank_line_beside_a_line_of_two_objects_is_two_dead_letters(blank: bytes) -> None:
+    """One line with no object and one with two read as two rows, as many as lines:
+    the fast path once put those rows on the wrong lines (a blank payload stored with
+    a reading). Both are dead letters, as one message at a time, also as file lines."""
+    two = _with(seq=1) + _with(seq=2)
+    single, batch = _single_and_batch([blank, two])
+    assert batch == single
+    assert single[0] is None and len(single[2]) == 2
+    lines = next(line_batches(io.BytesIO(blank + b"\n" + two + b"\n"), 10))
+    readings, _, dead = _batch_outputs(MessageBatch(lines))
+    assert readings == [] and len(dead) == 2

@@ -8,10 +8,13 @@ from pathlib import Path
 
 import apache_beam as beam
 import pytest
+from apache_beam.portability.common_urns import primitives
 
 from beam.sinks import WriteToWarehouse, dead_letter_message
 from schemas.dead_letter import DeadLetter, DeadLetterStage
 from warehouse import open_warehouse
+
+FLATTEN_URN = primitives.FLATTEN.urn
 
 
 def test_dead_letter_message_keeps_bytes_and_reason() -> None:
@@ -67,11 +70,15 @@ def _letter(payload: bytes) -> DeadLetter:
 
 def test_a_table_given_as_several_collections_gets_all_of_them(tmp_path: Path) -> None:
     """The backfill writes the parsing's dead letters and the spine's too-late ones
-    to one table, each by a sink fused into its producer's stage (no Flatten stage)."""
+    to one table, each by a sink of its own (no Flatten, which would be a stage)."""
     url = f"duckdb:///{tmp_path / 'w.duckdb'}"
     with beam.Pipeline(runner="FnApiRunner") as p:
         parsed = p | "Parsed" >> beam.Create([_letter(b"a"), _letter(b"b")])
         late = p | "Late" >> beam.Create([_letter(b"c")])
         _ = {"dead_letters": (parsed, late)} | WriteToWarehouse(url)
+    transforms = p.to_runner_api().components.transforms.values()
+    flattens = [t.unique_name for t in transforms if t.spec.urn == FLATTEN_URN]
+    # The one Flatten gathers the sinks' counts of rows for the last stage, not rows.
+    assert [name.rsplit("/", 1)[-1] for name in flattens] == ["RowsHandedOver"]
     rows = open_warehouse(url).query("SELECT raw_payload FROM dead_letters ORDER BY raw_payload")
     assert [r["raw_payload"] for r in rows] == [b"a", b"b", b"c"]

@@ -133,3 +133,17 @@ def test_the_wait_for_more_rows_follows_a_bursts_pace(
         now[0] += 0.029
         buffer.add({"raw_readings": [ROWS["raw_readings"]]})
     assert buffer.quiet_s() == pytest.approx(1.5 * 0.029, rel=1e-3)
+
+
+def test_one_file_has_one_buffer_however_its_url_is_spelt(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Two buffers on one file would commit past each other's counts; a relative URL
+    names a file of the working directory at the time it is asked for."""
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "sub").mkdir()
+    buffer = warehouse_buffer(f"duckdb:///{tmp_path}/spelt.duckdb")
+    assert warehouse_buffer(f"duckdb://{tmp_path}/sub/../spelt.duckdb") is buffer
+    assert warehouse_buffer("duckdb://spelt.duckdb") is buffer
+    monkeypatch.chdir(tmp_path / "sub")
+    assert warehouse_buffer("duckdb://spelt.duckdb") is not buffer

@@ -156,7 +156,7 @@ def test_a_file_set_up_by_other_code_is_checked_again(tmp_path: Path) -> None:
 
 def test_raw_payloads_are_stored_zstd_compressed(tmp_path: Path) -> None:
     """Cheaper to commit and smaller than DuckDB's own choice for the JSON payloads
-    (README "Streaming job and backfill"); a file from before keeps its own."""
+    (README "Streaming job and backfill")."""
     path = tmp_path / "twin.duckdb"
     duck = DuckDBWarehouse(path)
     raw = ROWS["raw_readings"]
