@@ -69,7 +69,11 @@ def shared_warehouse(url: str) -> Warehouse:
     caller. The local Beam runners build a fresh DoFn (and call ``setup``) for every
     bundle, and the streaming job's buffer and the backfill's writer threads may ask
     at once; opening the DuckDB file each time cost tens of milliseconds to half a
-    second. A failed open is not kept: the next caller tries again."""
+    second. A failed open is not kept: the next caller tries again.
+
+    Readers in the job's process should read through this handle too: their queries
+    then run on the writer's attachment, while a second handle's query makes the
+    writer detach and attach again (30-70 ms each, README "Warehouse")."""
     url = canonical_url(url)
     with _SHARED_LOCK:
         warehouse = _SHARED.get(url)

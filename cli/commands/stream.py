@@ -15,7 +15,7 @@ from beam.options import validate_options
 from beam.pipeline import run
 from beam.warehouse_buffer import flush_warehouse_buffers
 from cli.errors import CliError
-from warehouse import WarehouseError, open_warehouse
+from warehouse import WarehouseError, shared_warehouse
 
 __all__ = ["add_job_args", "beam_argv", "register"]
 
@@ -110,7 +110,8 @@ def _run(args: argparse.Namespace) -> int:
     except WarehouseError as exc:
         raise CliError(f"the job's last rows were not written: {exc}", exit_code=1) from None
     print(f"landed in {args.warehouse} since {started_at:%Y-%m-%d %H:%M:%S} UTC:")
-    for line in landed_counts(open_warehouse(args.warehouse), started_at).lines():
+    # The job's own handle: a second one would make its writer let go of the file.
+    for line in landed_counts(shared_warehouse(args.warehouse), started_at).lines():
         print(line)
     if result.state == PipelineState.FAILED:
         raise CliError("the streaming job failed (see the log above)", exit_code=1)

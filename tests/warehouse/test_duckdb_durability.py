@@ -149,3 +149,29 @@ def test_a_large_write_goes_straight_into_the_file(tmp_path: Path) -> None:
         assert got == {"n": 51, "b": 50 * 100_000 + len(row.payload)}
     finally:
         reader.close()
+
+
+def test_a_reader_through_the_writers_own_handle_leaves_the_file_attached(
+    tmp_path: Path,
+) -> None:
+    """A reader in the writer's process reads through the writer's handle
+    (``shared_warehouse``): it sees every committed row, WAL included, and the writer
+    keeps the file; a second handle's query takes the file from it (the writer
+    detaches, and attaches again at its next write)."""
+    path = tmp_path / "twin.duckdb"
+    row = representative_rows()["raw_readings"]
+    writer = DuckDBWarehouse(path, linger_s=60, checkpoint_wal_bytes=1 << 30)
+    other = DuckDBWarehouse(path, linger_s=0)
+    try:
+        writer.insert_rows("raw_readings", [row] * 3)
+        attachment = writer._lingering
+        assert attachment is not None, "the write left the file attached"
+        assert writer.query("SELECT COUNT(*) AS n FROM raw_readings") == [{"n": 3}]
+        assert writer._lingering is attachment, "the own-handle read kept the attachment"
+        assert other.query("SELECT COUNT(*) AS n FROM raw_readings") == [{"n": 3}]
+        assert writer._lingering is None, "a second handle's read made the writer let go"
+        writer.insert_rows("raw_readings", [row])
+        assert writer.query("SELECT COUNT(*) AS n FROM raw_readings") == [{"n": 4}]
+    finally:
+        other.close()
+        writer.close()
