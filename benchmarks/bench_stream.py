@@ -194,7 +194,8 @@ def _identity_stream(subscription: str, backlog_ids: list[str]) -> None:
         )
         | beam.ParDo(_CountSeen())
     )
-    result = p.run()
+    # As the job's run() does: without Beam's test-only round trip of the graph.
+    result = p.run(test_runner_api=False)
     deadline = time.monotonic() + _STREAM_TIMEOUT_S
     try:
         while len(_seen) < len(_backlog_ids):
