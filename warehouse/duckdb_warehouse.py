@@ -170,7 +170,10 @@ class DuckDBWarehouse:
                 try:
                     yield self._host
                 finally:
-                    self._last_write_s = time.monotonic()
+                    # Only writes keep the file: a reader of this process polling
+                    # through the handle must not hold it past ``linger_s``.
+                    if write:
+                        self._last_write_s = time.monotonic()
                 return
             with self._attach(write=write):
                 yield self._host

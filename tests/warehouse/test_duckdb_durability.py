@@ -175,3 +175,24 @@ def test_a_reader_through_the_writers_own_handle_leaves_the_file_attached(
     finally:
         other.close()
         writer.close()
+
+
+def test_reads_through_the_writers_handle_do_not_keep_the_file(tmp_path: Path) -> None:
+    """The writer lets go ``linger_s`` after its last write even while a reader of its
+    own process keeps querying through its handle."""
+    path = tmp_path / "twin.duckdb"
+    writer = DuckDBWarehouse(path, linger_s=0.3, checkpoint_wal_bytes=1 << 30)
+    count = "SELECT COUNT(*) AS n FROM raw_readings"
+    try:
+        # Transpiled (sqlglot imported) before the write: a first query slower than
+        # linger_s would let the file go whatever the reads do.
+        assert writer.query(count) == [{"n": 0}]
+        writer.insert_rows("raw_readings", [representative_rows()["raw_readings"]])
+        assert writer._lingering is not None
+        deadline = time.monotonic() + 30 * 0.3
+        while writer._lingering is not None and time.monotonic() < deadline:
+            assert writer.query(count) == [{"n": 1}]
+            time.sleep(0.01)
+        assert writer._lingering is None, "reads kept the writer attached"
+    finally:
+        writer.close()
