@@ -6,6 +6,7 @@ duplicates are removed."""
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
+from pathlib import Path
 from typing import Any
 
 import apache_beam as beam
@@ -15,10 +16,12 @@ from apache_beam.testing.util import assert_that, equal_to
 from apache_beam.transforms.window import TimestampedValue
 
 from beam.spine import TAG_TOO_LATE, SpineFn, TimeSpine, _GroupBySkidFn
+from beam.warehouse_buffer import flush_warehouse_buffers
 from schemas.site_config import SpineConfig
 from schemas.spine import Quality, SpinePoint
 from schemas.telemetry import TelemetryReading
 from tests.beam.conftest import T0, reading, streaming_options
+from warehouse import open_warehouse
 
 SPINE = SpineConfig(
     interval_s=60,
@@ -85,8 +88,8 @@ def test_late_reading_revises_spine_row() -> None:
     _run(stream, check)
 
 
-def test_too_late_reading_goes_to_side_output() -> None:
-    stream = (
+def _too_late_stream() -> TestStream:
+    return (
         TestStream()
         .advance_watermark_to(BASE)
         .add_elements([_at(reading(10, 1)), _at(reading(250, 2))])
@@ -95,6 +98,10 @@ def test_too_late_reading_goes_to_side_output() -> None:
         .add_elements([_at(reading(20, 3))])
         .advance_watermark_to_infinity()
     )
+
+
+def test_too_late_reading_goes_to_side_output() -> None:
+    stream = _too_late_stream()
 
     def check(out: dict[str, beam.PCollection]) -> None:
         assert_that(
@@ -106,6 +113,25 @@ def test_too_late_reading_goes_to_side_output() -> None:
         assert_that(revised | beam.Map(lambda p: p.revision), equal_to([0]), label="NoRevision")
 
     _run(stream, check)
+
+
+def test_too_late_reading_is_stored_in_the_local_warehouse(tmp_path: Path) -> None:
+    """Streaming to a local warehouse, the spine writes its rows itself: the too-late
+    reading lands in ``dead_letters`` (stage, reason, raw payload), counted once,
+    beside the spine rows, and is in no spine row."""
+    url = f"duckdb://{tmp_path}/spine.duckdb"
+    with TestPipeline(options=streaming_options()) as p:
+        _ = p | _too_late_stream() | TimeSpine(SPINE, warehouse_url=url)
+    flush_warehouse_buffers()
+    wh = open_warehouse(url)
+    letters = wh.query("SELECT stage, skid_id, error, raw_payload FROM dead_letters")
+    assert [(r["stage"], r["skid_id"]) for r in letters] == [("TOO_LATE", "ATL-01")]
+    assert b'"seq":3' in letters[0]["raw_payload"]
+    assert "allowed lateness is 180 s" in letters[0]["error"]
+    (first,) = wh.query(
+        "SELECT reading_count, revision FROM spine_latest WHERE grid_ts = @t0", {"t0": T0}
+    )
+    assert first == {"reading_count": 1, "revision": 0}
 
 
 def test_live_gap_is_carried_forward_then_interpolated_when_data_resume() -> None:

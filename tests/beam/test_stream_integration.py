@@ -172,10 +172,20 @@ def test_spine_has_one_latest_row_per_skid_per_grid_point(
 ) -> None:
     start, _ = simulated
     wh = open_warehouse(streamed)
+    # In the table itself (the view keeps one row per point by construction): every
+    # revision of a point is written once, so its latest revision is one row.
+    (dupes,) = wh.query(
+        "SELECT COUNT(*) AS n FROM (SELECT skid_id, grid_ts, revision FROM spine_points "
+        "GROUP BY skid_id, grid_ts, revision HAVING COUNT(*) > 1)"
+    )
+    assert dupes["n"] == 0
     rows = wh.query(
         "SELECT skid_id, grid_ts, COUNT(*) AS n FROM spine_latest GROUP BY skid_id, grid_ts"
     )
-    assert all(r["n"] == 1 for r in rows)
+    (points,) = wh.query(
+        "SELECT COUNT(*) AS n FROM (SELECT DISTINCT skid_id, grid_ts FROM spine_points)"
+    )
+    assert all(r["n"] == 1 for r in rows) and len(rows) == points["n"]
     grid = sorted(r["grid_ts"] for r in rows)
     assert grid[:MINUTES] == [start + timedelta(minutes=m) for m in range(MINUTES)]
     (revised,) = wh.query("SELECT COUNT(*) AS n FROM spine_points WHERE revision > 0")
