@@ -15,7 +15,7 @@ from apache_beam.options.pipeline_options import PipelineOptions, StandardOption
 
 from beam.sources import parse_input
 
-__all__ = ["JobOptions", "StreamOptions", "parse_time", "validate_options"]
+__all__ = ["StreamOptions", "parse_time", "validate_options"]
 
 _SUBSCRIPTION = re.compile(r"^projects/[^/]+/subscriptions/[^/]+$")
 _TOPIC = re.compile(r"^projects/[^/]+/topics/[^/]+$")
@@ -27,8 +27,9 @@ _WAREHOUSE = re.compile(r"^(duckdb://.+|bigquery://[^/]+/[^/]+)$")
 _View = TypeVar("_View", bound=PipelineOptions)
 
 
-class JobOptions(PipelineOptions):  # type: ignore[misc]
-    """A job's options whose views (``view_as``) are made once per options class.
+class StreamOptions(PipelineOptions):  # type: ignore[misc]
+    """Flags of ``dra-twin stream`` and ``dra-twin backfill`` (and of Dataflow jobs);
+    ``run`` builds the job's options as this class, whose views are made once.
 
     Beam asks a pipeline's options for a view (``TypeOptions``, ``StandardOptions``,
     ...) once or twice for every transform it applies, and each view builds and runs
@@ -51,10 +52,6 @@ class JobOptions(PipelineOptions):  # type: ignore[misc]
         state = dict(super().__getstate__())
         state.pop("_views", None)
         return state
-
-
-class StreamOptions(PipelineOptions):  # type: ignore[misc]
-    """Flags of ``dra-twin stream`` and ``dra-twin backfill`` (and of Dataflow jobs)."""
 
     @classmethod
     def _add_argparse_args(cls, parser: object) -> None:

@@ -32,7 +32,7 @@ from beam.batches import MessageBatch, ReadingBatch, RowBatch
 from beam.dofn_signatures import SignatureCachedDoFn
 from beam.energy import EnergyRows
 from beam.lines import BLOCK_BYTES, line_batches
-from beam.options import JobOptions, StreamOptions, parse_time, validate_options
+from beam.options import StreamOptions, parse_time, validate_options
 from beam.readings import ParsedReadings
 from beam.sinks import PublishDeadLetters, WriteToWarehouse, open_warehouse_early
 from beam.sources import (
@@ -326,7 +326,7 @@ def run(argv: Sequence[str] | None = None) -> PipelineResult:
     (its tables created) first, so that the first commit does not hold up the first
     bundles; a backfill's is opened on a thread while Beam plans the job
     (:func:`beam.sinks.open_warehouse_early`)."""
-    options = JobOptions(list(argv) if argv is not None else None)
+    options = StreamOptions(list(argv) if argv is not None else None)
     validate_options(options)
     opts = options.view_as(StreamOptions)
     opts.warehouse = canonical_url(opts.warehouse)

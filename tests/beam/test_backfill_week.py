@@ -9,9 +9,10 @@ for bit (both paths compute with :mod:`twin.spine` and :mod:`twin.spine_energy`)
 The week is ATL-01 at 10 s (60,480 samples, the benchmark's skid-week): the streaming
 path took 9.5-12.6 s here and the backfill ~1 s (2 cores, load ~1), so there is no need
 for a coarser interval. Faults (see ``FAULTS``) make gap fill, quality codes,
-duplicates, late data and dead letters matter. The stream delivers the week in publish order in 28 batches of six hours of
-source time, the watermark advanced to each batch's end; then to the week's end plus
-the allowed lateness, then to infinity (the silent skid's last rows).
+duplicates, late data and dead letters matter. The stream delivers the week in
+publish order in 28 batches of six hours of source time, the watermark advanced to
+each batch's end; then to the week's end plus the allowed lateness, then to infinity
+(the silent skid's last rows).
 """
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""JobOptions: views made once per options class behave as Beam's fresh views do."""
+"""StreamOptions: views made once per options class behave as Beam's fresh views do."""
 
 from __future__ import annotations
 
@@ -12,13 +12,13 @@ from apache_beam.options.pipeline_options import (
     TypeOptions,
 )
 
-from beam.options import JobOptions, StreamOptions
+from beam.options import StreamOptions
 
 _ARGV = ["--config=site.yaml", "--input=week.jsonl", "--warehouse=duckdb:///w.duckdb"]
 
 
 def test_a_view_is_made_once_and_reads_the_flags() -> None:
-    options = JobOptions([*_ARGV, "--runner=FnApiRunner"])
+    options = StreamOptions([*_ARGV, "--runner=FnApiRunner"])
     view = options.view_as(StreamOptions)
     assert options.view_as(StreamOptions) is view
     assert (view.config, view.input, view.warehouse) == (
@@ -31,7 +31,7 @@ def test_a_view_is_made_once_and_reads_the_flags() -> None:
 
 
 def test_values_set_through_one_view_are_seen_through_every_other() -> None:
-    options = JobOptions(_ARGV)
+    options = StreamOptions(_ARGV)
     options.view_as(StandardOptions).runner = "DirectRunner"
     options.view_as(StreamOptions).spine_interval_s = 30
     assert options.view_as(StandardOptions).runner == "DirectRunner"
@@ -44,7 +44,7 @@ def test_values_set_through_one_view_are_seen_through_every_other() -> None:
 def test_a_copy_has_views_of_its_own() -> None:
     """``beam.Pipeline`` deep-copies its options: a change to the copy (the runner it
     sets) must not reach the original through a shared view."""
-    options = JobOptions(_ARGV)
+    options = StreamOptions(_ARGV)
     original_view = options.view_as(StandardOptions)
     copied = copy.deepcopy(options)
     copied.view_as(StandardOptions).runner = "FnApiRunner"
@@ -54,7 +54,7 @@ def test_a_copy_has_views_of_its_own() -> None:
 
 
 def test_pickled_options_keep_their_values_not_their_views() -> None:
-    options = JobOptions([*_ARGV, "--project=p"])
+    options = StreamOptions([*_ARGV, "--project=p"])
     options.view_as(GoogleCloudOptions)
     restored = pickle.loads(pickle.dumps(options))
     assert "_views" not in vars(restored)

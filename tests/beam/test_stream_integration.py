@@ -121,7 +121,7 @@ def streamed(
 def test_every_message_is_used_duplicated_or_dead_lettered(
     simulated: tuple[datetime, list[Any]], streamed: str
 ) -> None:
-    _, messages = simulated
+    start, messages = simulated
     payloads = [m.payload for m in messages]
     valid = [p for p in payloads if is_valid_reading(p)]
     expected_duplicates = sum(n - 1 for n in Counter(valid).values())
@@ -140,6 +140,10 @@ def test_every_message_is_used_duplicated_or_dead_lettered(
     duplicates = counts["raw"] - counts["distinct_used"]
     assert "TOO_LATE" not in stages
     assert counts["distinct_used"] == len(set(valid))
+    # Used: the spine's latest rows hold each distinct reading once (the job dropped
+    # the duplicates; the raw table keeps every delivered copy).
+    in_spine = _totals(streamed, start + timedelta(minutes=MINUTES))["in_spine"]
+    assert in_spine == counts["distinct_used"]
     assert duplicates == expected_duplicates
     assert dead == expected_dead
     # readings in = distinct readings used + duplicates + dead letters, exactly
