@@ -181,7 +181,8 @@ def test_reads_through_the_writers_handle_do_not_keep_the_file(tmp_path: Path) -
     """The writer lets go ``linger_s`` after its last write even while a reader of its
     own process keeps querying through its handle."""
     path = tmp_path / "twin.duckdb"
-    writer = DuckDBWarehouse(path, linger_s=0.3, checkpoint_wal_bytes=1 << 30)
+    linger_s = 2.0  # long enough that a descheduled test thread still finds it attached
+    writer = DuckDBWarehouse(path, linger_s=linger_s, checkpoint_wal_bytes=1 << 30)
     count = "SELECT COUNT(*) AS n FROM raw_readings"
     try:
         # Transpiled (sqlglot imported) before the write: a first query slower than
@@ -189,7 +190,7 @@ def test_reads_through_the_writers_handle_do_not_keep_the_file(tmp_path: Path) -
         assert writer.query(count) == [{"n": 0}]
         writer.insert_rows("raw_readings", [representative_rows()["raw_readings"]])
         assert writer._lingering is not None
-        deadline = time.monotonic() + 30 * 0.3
+        deadline = time.monotonic() + 30 * linger_s
         while writer._lingering is not None and time.monotonic() < deadline:
             assert writer.query(count) == [{"n": 1}]
             time.sleep(0.01)
