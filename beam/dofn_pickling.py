@@ -20,7 +20,7 @@ The arguments must not change after construction (frozen configs, URLs, numbers)
 
 from __future__ import annotations
 
-import threading
+import functools
 from typing import Any, Self
 
 from apache_beam.internal import pickler
@@ -28,13 +28,6 @@ from apache_beam.internal import pickler
 from beam.dofn_signatures import SignatureCachedDoFn
 
 __all__ = ["PickledAsArgumentsDoFn"]
-
-_ARGUMENTS: dict[tuple[type, bytes], tuple[tuple[Any, ...], dict[str, Any]]] = {}
-"""``(DoFn class, pickled arguments) -> the arguments``, as this process unpickled them."""
-_ARGUMENTS_LOCK = threading.Lock()
-_MAX_CACHED = 256
-"""Distinct argument sets kept per process at most (a job has a handful; tests more)."""
-
 
 class PickledAsArgumentsDoFn(SignatureCachedDoFn):
     """A DoFn that pickles as ``(class, its constructor's arguments)`` (module docstring)."""
@@ -53,16 +46,14 @@ class PickledAsArgumentsDoFn(SignatureCachedDoFn):
 
 
 def _rebuilt(cls: type[PickledAsArgumentsDoFn], pickled: bytes) -> PickledAsArgumentsDoFn:
-    key = (cls, pickled)
-    with _ARGUMENTS_LOCK:
-        arguments = _ARGUMENTS.get(key)
-    if arguments is None:
-        arguments = pickler.loads(pickled)
-        with _ARGUMENTS_LOCK:
-            if len(_ARGUMENTS) >= _MAX_CACHED:
-                _ARGUMENTS.clear()
-            _ARGUMENTS[key] = arguments
-    args, kwargs = arguments
+    args, kwargs = _arguments(pickled)
     instance = cls(*args, **kwargs)
     instance._pickled_arguments = pickled
     return instance
+
+
+@functools.lru_cache(maxsize=256)  # a job has a handful of argument sets; tests more
+def _arguments(pickled: bytes) -> tuple[tuple[Any, ...], dict[str, Any]]:
+    """The arguments ``pickled`` holds, unpickled once per process."""
+    arguments: tuple[tuple[Any, ...], dict[str, Any]] = pickler.loads(pickled)
+    return arguments

@@ -74,10 +74,12 @@ class FileLines(Sequence[bytes]):
         is a ``\\n``; else None (a ``\\r`` somewhere: ``data`` may hold ``\\r\\n``)."""
         return None if b"\r" in self.data else self.data
 
-    def column(self) -> pa.Array:
-        """The lines as an Arrow ``large_binary`` array (one buffer and offsets)."""
+    def column(self) -> pa.Array | None:
+        """The lines as an Arrow ``large_binary`` array, ``data`` itself without its line
+        ends plus offsets, when every line end is a ``\n``; else None (lines with
+        ``\r\n`` ends are made one by one anyway: build from those needed)."""
         if self.joined() is None:
-            return binary_column(list(self))
+            return None
         n = len(self)
         offsets = np.zeros(n + 1, dtype=np.int64)
         # Without the n - 1 line ends: line i moves back by the i line ends before it.

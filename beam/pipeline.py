@@ -328,14 +328,13 @@ def run(argv: Sequence[str] | None = None) -> PipelineResult:
     (:func:`beam.sinks.open_warehouse_early`)."""
     options = StreamOptions(list(argv) if argv is not None else None)
     validate_options(options)
-    opts = options.view_as(StreamOptions)
-    opts.warehouse = canonical_url(opts.warehouse)
-    if opts.input:
-        check_input(parse_input(opts.input), opts.warehouse)
-        if opts.warehouse.startswith("duckdb://"):
-            open_warehouse_early(opts.warehouse)
-    elif _stages_write(opts, bounded=False):
-        warehouse_buffer(opts.warehouse).open()
+    options.warehouse = canonical_url(options.warehouse)
+    if options.input:
+        check_input(parse_input(options.input), options.warehouse)
+        if options.warehouse.startswith("duckdb://"):
+            open_warehouse_early(options.warehouse)
+    elif _stages_write(options, bounded=False):
+        warehouse_buffer(options.warehouse).open()
     p = beam.Pipeline(options=options)
     write_outputs(build_pipeline(p, options), options)
     # No round trip of the graph through its protobuf form first: Beam makes it only

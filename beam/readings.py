@@ -288,12 +288,11 @@ def _raw_rows(
 def _payload_column(payloads: list[bytes] | FileLines, index: list[int]) -> pa.Array:
     """The payloads at ``index`` (ascending) as an Arrow string column, checked to be
     UTF-8, built from one buffer and offsets (a file's lines are one already)."""
-    if isinstance(payloads, FileLines):
-        column = payloads.column()
-        if len(index) < len(column):
-            column = column.take(pa.array(index, pa.int64()))
-    else:
+    column = payloads.column() if isinstance(payloads, FileLines) else None
+    if column is None:
         column = binary_column([payloads[i] for i in index])
+    elif len(index) < len(column):
+        column = column.take(pa.array(index, pa.int64()))
     return column.cast(pa.string())  # refuses bytes that are not UTF-8
 
 

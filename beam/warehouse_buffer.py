@@ -271,17 +271,14 @@ class BundleRows:
     The parsing and the spine write their own rows rather than emit them to a sink
     stage: on the local runner a sink stage costs a bundle (a DoFn built, pickled and
     inspected, watermarks updated) per producing bundle, empty or not, on the one
-    thread that also pulls from Pub/Sub. Pickles as its URL alone (the local runner
-    pickles every DoFn for every bundle).
+    thread that also pulls from Pub/Sub. Never pickled: the DoFns holding one pickle
+    as their constructor's arguments (:mod:`beam.dofn_pickling`) and make their own.
     """
 
     def __init__(self, url: str) -> None:
         self._url = url
         self._rows: dict[str, list[BaseModel]] = {}
         self._buffered = Metrics.counter("warehouse", "rows")
-
-    def __reduce__(self) -> tuple[type[BundleRows], tuple[str]]:
-        return BundleRows, (self._url,)
 
     def add(self, record: BaseModel) -> None:
         """One row of any warehouse table (told by its model)."""

@@ -55,6 +55,36 @@ def is_valid_reading(payload: bytes) -> bool:
     return True
 
 
+def assert_every_message_accounted_for(payloads: list[bytes], url: str) -> None:
+    """Messages in = distinct readings used + duplicates + dead letters, exactly, each
+    term held against the tests' own count from the payloads (``is_valid_reading``);
+    nothing too late. The warehouse's raw table keeps every delivered copy."""
+    from collections import Counter
+
+    from warehouse import open_warehouse
+
+    valid = [p for p in payloads if is_valid_reading(p)]
+    expected_duplicates = sum(n - 1 for n in Counter(valid).values())
+    expected_dead = len(payloads) - len(valid)
+    assert expected_duplicates > 0 and expected_dead > 0
+    wh = open_warehouse(url)
+    (counts,) = wh.query(
+        "SELECT (SELECT COUNT(*) FROM raw_readings) AS raw, COUNT(*) AS distinct_used "
+        "FROM (SELECT DISTINCT skid_id, source_ts, seq FROM raw_readings)"
+    )
+    stages = {
+        r["stage"]: r["n"]
+        for r in wh.query("SELECT stage, COUNT(*) AS n FROM dead_letters GROUP BY stage")
+    }
+    dead = sum(stages.values())
+    duplicates = counts["raw"] - counts["distinct_used"]
+    assert "TOO_LATE" not in stages
+    assert counts["distinct_used"] == len(set(valid))
+    assert duplicates == expected_duplicates
+    assert dead == expected_dead
+    assert counts["distinct_used"] + duplicates + dead == len(payloads)
+
+
 def simulate_transport_faults(
     config: SiteConfig,
     start: datetime,

@@ -281,23 +281,27 @@ def _next_tick() -> float:
 def test_held_back_late_readings_fire_once_a_burst_is_quiet() -> None:
     """A late reading held back by the re-firing interval (0.1 s) fires once no other
     has come for ``late_refire_quiet_s`` (0.02 s), not when the interval is up: a
-    burst's last revision does not wait. Clock (the DoFn's ``_next_tick``, TestStream's
-    processing time kept in step): the watermark firing at 1,000.00 s; a late reading
-    at 1,000.01 (held: timer at 1,000.03); processing time to 1,000.035, so the timer
-    fires there (revision 1); another late reading at 1,000.05, 15 ms after that
-    firing (held: timer at 1,000.07), fired when processing time moves on (revision
-    2). Throttled to the interval alone, the first timer (1,000.10) would not have
-    fired by 1,000.035: one revision holding both readings, as in the test above."""
-    _TICKS[:] = [1_000.0, 1_000.01, 1_000.035, 1_000.05, 1_000.07]
+    burst's last revision does not wait. Minute 1 is the newest point emitted, so the
+    late readings of minute 0 are held (not fired at once as the newest point's are).
+    Clock (the DoFn's ``_next_tick``, TestStream's processing time kept in step): the
+    watermark's firings of minutes 0 and 1 at 1,000.00 s; a late reading at 1,000.01
+    (held: timer at 1,000.03); processing time to 1,000.035, so the timer fires there
+    (revision 1); another late reading at 1,000.05, 15 ms after that firing (held:
+    timer at 1,000.07), fired when processing time moves on (revision 2). Throttled to
+    the interval alone, the first timer (1,000.10) would not have fired by 1,000.035:
+    one revision holding both readings, as in the test above."""
+    _TICKS[:] = [1_000.0, 1_000.0, 1_000.01, 1_000.035, 1_000.05, 1_000.07]
     spine = SPINE.model_copy(
-        # No silent-skid ticking: the watermark's firing is then one clock reading.
+        # No silent-skid ticking past the readings: each firing is one clock reading.
         update={"late_refire_interval_s": 0.1, "late_refire_quiet_s": 0.02, "silent_skid_max_s": 0}
     )
     stream = (
         TestStream()
         .advance_watermark_to(BASE)
-        .add_elements([_at(reading(10, 1, line_flow_bph=100.0))])
-        .advance_watermark_to(BASE + 120)  # point 0 fires (revision 0) at 1,000.00
+        .add_elements(
+            [_at(reading(10, 1, line_flow_bph=100.0)), _at(reading(70, 4, line_flow_bph=70.0))]
+        )
+        .advance_watermark_to(BASE + 120)  # minutes 0 and 1 fire (revision 0) at 1,000.00
         .add_elements([_at(reading(20, 2, line_flow_bph=200.0))])  # late, 1,000.01
         .advance_processing_time(1_000.035)
         .add_elements([_at(reading(30, 3, line_flow_bph=300.0))])  # late, 1,000.05

@@ -8,7 +8,6 @@ simulation itself is the independent truth of how many of each there are.
 from __future__ import annotations
 
 import time
-from collections import Counter
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -22,7 +21,12 @@ from beam.pipeline import run
 from bridge.attributes import ATTR_TS, rfc3339_utc
 from cli.local_services import PubSubEmulator
 from schemas.site_config import SiteConfig
-from tests.beam.conftest import is_valid_reading, run_backfill, simulate_transport_faults
+from tests.beam.conftest import (
+    assert_every_message_accounted_for,
+    is_valid_reading,
+    run_backfill,
+    simulate_transport_faults,
+)
 from tests.conftest import REFERENCE_CONFIG
 from twin.simulator import FaultKind
 from warehouse import open_warehouse
@@ -122,28 +126,7 @@ def test_every_message_is_used_duplicated_or_dead_lettered(
     simulated: tuple[datetime, list[Any]], streamed: str
 ) -> None:
     _, messages = simulated
-    payloads = [m.payload for m in messages]
-    valid = [p for p in payloads if is_valid_reading(p)]
-    expected_duplicates = sum(n - 1 for n in Counter(valid).values())
-    expected_dead = len(payloads) - len(valid)
-    assert expected_duplicates > 0 and expected_dead > 0
-    wh = open_warehouse(streamed)
-    (counts,) = wh.query(
-        "SELECT (SELECT COUNT(*) FROM raw_readings) AS raw, COUNT(*) AS distinct_used "
-        "FROM (SELECT DISTINCT skid_id, source_ts, seq FROM raw_readings)"
-    )
-    stages = {
-        r["stage"]: r["n"]
-        for r in wh.query("SELECT stage, COUNT(*) AS n FROM dead_letters GROUP BY stage")
-    }
-    dead = sum(stages.values())
-    duplicates = counts["raw"] - counts["distinct_used"]
-    assert "TOO_LATE" not in stages
-    assert counts["distinct_used"] == len(set(valid))
-    assert duplicates == expected_duplicates
-    assert dead == expected_dead
-    # readings in = distinct readings used + duplicates + dead letters, exactly
-    assert counts["distinct_used"] + duplicates + dead == len(payloads)
+    assert_every_message_accounted_for([m.payload for m in messages], streamed)
 
 
 def test_dead_letters_reach_the_dead_letter_topic_with_their_reason(
