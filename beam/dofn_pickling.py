@@ -29,6 +29,7 @@ from beam.dofn_signatures import SignatureCachedDoFn
 
 __all__ = ["PickledAsArgumentsDoFn"]
 
+
 class PickledAsArgumentsDoFn(SignatureCachedDoFn):
     """A DoFn that pickles as ``(class, its constructor's arguments)`` (module docstring)."""
 
